@@ -244,7 +244,7 @@ def fresh_postgres() -> tuple[str, callable] | None:
         name = f"hv_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as c:
             c.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"PostgreSQL unavailable: {exc}")
         return None
 

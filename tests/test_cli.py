@@ -31,8 +31,16 @@ def hv(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 def test_every_command_has_help(env):
-    for args in (["--help"], ["db", "--help"], ["db", "upgrade", "--help"], ["keys", "rotate", "--help"],
-                 ["audit", "tail", "--help"], ["config", "show", "--help"], ["serve", "--help"], ["demo", "--help"]):
+    for args in (
+        ["--help"],
+        ["db", "--help"],
+        ["db", "upgrade", "--help"],
+        ["keys", "rotate", "--help"],
+        ["audit", "tail", "--help"],
+        ["config", "show", "--help"],
+        ["serve", "--help"],
+        ["demo", "--help"],
+    ):
         proc = hv(env, *args)
         assert proc.returncode == 0, args
         assert "Usage" in proc.stdout

@@ -60,9 +60,13 @@ def test_load_settings_raises_a_one_line_error():
 
 def test_config_show_masks_secrets(tmp_path):
     proc = run_cli(
-        "config", "show",
-        env={"HOLOVITALS_KEYRING": '{"active":"k","keys":{"k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI"}}',
-             "HOLOVITALS_DATABASE_URL": "postgresql://hv:pa55word@db.internal:5432/hv", "COLUMNS": "200"},
+        "config",
+        "show",
+        env={
+            "HOLOVITALS_KEYRING": '{"active":"k","keys":{"k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI"}}',
+            "HOLOVITALS_DATABASE_URL": "postgresql://hv:pa55word@db.internal:5432/hv",
+            "COLUMNS": "200",
+        },
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr

@@ -30,8 +30,13 @@ def test_serve_answers_health_readiness_and_authenticated_requests(ctx, settings
         "HOLOVITALS_KEYRING_FILE": str(settings.effective_keyring_file),
         "HOLOVITALS_QUEUE_URL": settings.effective_queue_url,
     }
-    proc = subprocess.Popen([sys.executable, "-m", "holovitals.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "holovitals.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30

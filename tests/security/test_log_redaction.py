@@ -20,8 +20,19 @@ PATIENT = {
     "birthDate": "1961-07-04",
     "telecom": [{"system": "phone", "value": "555-867-5309"}],
 }
-FORBIDDEN = ["Zyxwerty", "Quillon", "MRN-99887766", "1961-07-04", "555-867-5309", JWT, API_KEY,
-             "s3cr3t-client-value", "123-45-6789", "quillon@example.org", "refresh-abcdef-987"]
+FORBIDDEN = [
+    "Zyxwerty",
+    "Quillon",
+    "MRN-99887766",
+    "1961-07-04",
+    "555-867-5309",
+    JWT,
+    API_KEY,
+    "s3cr3t-client-value",
+    "123-45-6789",
+    "quillon@example.org",
+    "refresh-abcdef-987",
+]
 
 
 @pytest.fixture(params=["console", "json"])
@@ -39,7 +50,9 @@ def assert_clean(text: str) -> None:
 
 def test_structured_events_lose_sensitive_values(captured):
     log = get_logger("test")
-    log.info("token exchange", access_token=JWT, refresh_token="refresh-abcdef-987", client_secret="s3cr3t-client-value")
+    log.info(
+        "token exchange", access_token=JWT, refresh_token="refresh-abcdef-987", client_secret="s3cr3t-client-value"
+    )
     log.info("patient stored", resource=PATIENT)
     log.info("key presented", api_key=API_KEY, headers={"Authorization": f"Bearer {JWT}"})
     text = captured.getvalue()

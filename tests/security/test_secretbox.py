@@ -102,8 +102,12 @@ def test_missing_keyring_says_how_to_make_one(tmp_path):
 
 @pytest.mark.parametrize(
     "text",
-    ["not json", json.dumps({"keys": {}}), json.dumps({"active": "k1", "keys": {"k2": "AAAA"}}),
-     json.dumps({"active": "k1", "keys": {"k1": "AAAA"}})],
+    [
+        "not json",
+        json.dumps({"keys": {}}),
+        json.dumps({"active": "k1", "keys": {"k2": "AAAA"}}),
+        json.dumps({"active": "k1", "keys": {"k1": "AAAA"}}),
+    ],
 )
 def test_malformed_keyrings_are_refused(text):
     with pytest.raises(KeyringInvalidError):

@@ -35,10 +35,13 @@ def stored(ctx, tenant):
 
 def raw_values(ctx) -> list[str]:
     with ctx.engine.connect() as db:
-        rows = db.execute(text(
-            "SELECT credentials_enc, access_token_enc, refresh_token_enc FROM connections "
-            "UNION ALL SELECT secret_enc, NULL, NULL FROM webhook_configs "
-            "UNION ALL SELECT credentials_enc, NULL, NULL FROM integrations")).all()
+        rows = db.execute(
+            text(
+                "SELECT credentials_enc, access_token_enc, refresh_token_enc FROM connections "
+                "UNION ALL SELECT secret_enc, NULL, NULL FROM webhook_configs "
+                "UNION ALL SELECT credentials_enc, NULL, NULL FROM integrations"
+            )
+        ).all()
     return [v for row in rows for v in row if v]
 
 
