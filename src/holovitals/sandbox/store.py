@@ -365,6 +365,33 @@ class SandboxStore:
         for listener in list(self.listeners):
             listener(event, record)
 
+    def snapshot(
+        self, resource_types: Iterable[str] | None = None, *, patients: Iterable[str] | None = None
+    ) -> tuple[datetime, dict[str, list[Record]]]:
+        """A consistent cut for bulk export: (transaction time, current records by type, id order).
+
+        Taken under the lock together with a clock tick, so every later change gets a later
+        lastUpdated than the returned time and a client can use it as its next ``_since``.
+        With ``patients`` only those patients' compartments are collected (Group export).
+        """
+        with self._lock:
+            at = self.now()
+            chosen = set(resource_types) if resource_types is not None else set(self._types)
+            out: dict[str, list[Record]] = {}
+            if patients is None:
+                for rtype in sorted(chosen & set(self._types)):
+                    out[rtype] = [r for r in self._types[rtype].by_id.values() if not r.deleted]
+            else:
+                for pid in set(patients):
+                    for rtype, ids in self._by_patient.get(pid, {}).items():
+                        if rtype in chosen:
+                            current = (self._types[rtype].by_id[i] for i in ids)
+                            wanted = (r for r in current if not r.deleted and r.patient_id == pid)
+                            out.setdefault(rtype, []).extend(wanted)
+        for records in out.values():
+            records.sort(key=lambda r: r.id)
+        return at, dict(sorted(out.items()))
+
     def iter_current(self, resource_types: Iterable[str] | None = None) -> Iterator[Record]:
         """Every current non-deleted record (bulk export), type by type."""
         with self._lock:
@@ -372,3 +399,18 @@ class SandboxStore:
             snapshot = [[r for r in self._types[t].by_id.values() if not r.deleted] for t in chosen if t in self._types]
         for records in snapshot:
             yield from records
+
+    def clone(self) -> SandboxStore:
+        """An independent copy with the same data (not the listeners), e.g. one per test.
+
+        Records are never changed once stored (a write adds a new one), so the copy shares them and
+        costs only the indexes: much cheaper than loading the same resources again.
+        """
+        with self._lock:
+            other = SandboxStore()
+            other._types = {t: _TypeIndex(dict(i.by_id), list(i.order)) for t, i in self._types.items()}
+            other._history = {key: list(versions) for key, versions in self._history.items()}
+            other._by_patient = {p: {t: set(ids) for t, ids in m.items()} for p, m in self._by_patient.items()}
+            other._deleted = list(self._deleted)
+            other._last_clock = self._last_clock
+        return other

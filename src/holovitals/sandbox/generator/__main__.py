@@ -10,8 +10,10 @@ from . import generate_population, write_ndjson
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m holovitals.sandbox.generator",
-                                     description="Write a synthetic US Core population as NDJSON, one file per type.")
+    parser = argparse.ArgumentParser(
+        prog="python -m holovitals.sandbox.generator",
+        description="Write a synthetic US Core population as NDJSON, one file per type.",
+    )
     parser.add_argument("--patients", type=int, default=100, help="number of patients (default 100)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument("--out", required=True, help="output folder")

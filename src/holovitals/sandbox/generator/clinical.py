@@ -25,16 +25,30 @@ HISTORY_YEARS = 3
 # Well-child visits by age in days (AAP periodicity schedule, birth to 3 years), then yearly.
 WELL_CHILD_DAYS = (5, 30, 60, 120, 180, 270, 365, 450, 545, 730, 913, 1095)
 # Chronic problems a person may outgrow or get under control.
-RESOLVABLE = frozenset({"11381005", "279039007", "370143000", "197480006", "193462001", "37796009", "24079001",
-                        "40055000", "449868002", "47505003", "15777000", "414916001"})
+RESOLVABLE = frozenset(
+    {
+        "11381005",
+        "279039007",
+        "370143000",
+        "197480006",
+        "193462001",
+        "37796009",
+        "24079001",
+        "40055000",
+        "449868002",
+        "47505003",
+        "15777000",
+        "414916001",
+    }
+)
 CANCERS = frozenset({"399068003", "254837009", "363406005"})
 RESPIRATORY_OR_CARDIAC = frozenset({"195967001", "13645005", "87433001", "84114007", "49436004", "70995007"})
-FEVERISH = frozenset({"233604007", "43878008", "65363002", "840539006", "386661006", "444814009",
-                      "195662009", "10509002", "128045006"})
+FEVERISH = frozenset(
+    {"233604007", "43878008", "65363002", "840539006", "386661006", "444814009", "195662009", "10509002", "128045006"}
+)
 
 _CLINICAL = {"active": "Active", "resolved": "Resolved", "inactive": "Inactive", "remission": "Remission"}
-_DOSE_UNITS = {"{tbl}": "tablet", "{cap}": "capsule", "{puff}": "puff", "{spray}": "spray", "[IU]": "unit",
-               "mg": "mg"}
+_DOSE_UNITS = {"{tbl}": "tablet", "{cap}": "capsule", "{puff}": "puff", "{spray}": "spray", "[IU]": "unit", "mg": "mg"}
 
 
 def age_band(age: float) -> int:
@@ -64,13 +78,60 @@ def interpolate(table: tuple[tuple[float, float], ...], x: float) -> float:
 
 # CDC growth charts, 50th percentile, roughly: (age in years, value)
 HEIGHT_CM = {
-    "female": ((0, 50), (0.5, 66), (1, 74), (2, 86), (3, 95), (4, 102), (6, 115), (8, 127), (10, 138),
-               (12, 151), (14, 160), (16, 162), (18, 163), (70, 162), (95, 158)),
-    "male": ((0, 50), (0.5, 68), (1, 76), (2, 88), (3, 96), (4, 103), (6, 116), (8, 128), (10, 138),
-             (12, 149), (14, 164), (16, 173), (18, 176), (70, 175), (95, 171)),
+    "female": (
+        (0, 50),
+        (0.5, 66),
+        (1, 74),
+        (2, 86),
+        (3, 95),
+        (4, 102),
+        (6, 115),
+        (8, 127),
+        (10, 138),
+        (12, 151),
+        (14, 160),
+        (16, 162),
+        (18, 163),
+        (70, 162),
+        (95, 158),
+    ),
+    "male": (
+        (0, 50),
+        (0.5, 68),
+        (1, 76),
+        (2, 88),
+        (3, 96),
+        (4, 103),
+        (6, 116),
+        (8, 128),
+        (10, 138),
+        (12, 149),
+        (14, 164),
+        (16, 173),
+        (18, 176),
+        (70, 175),
+        (95, 171),
+    ),
 }
-BMI = ((0, 13.4), (0.5, 17.2), (1, 17.2), (2, 16.3), (4, 15.7), (6, 15.4), (8, 16.0), (10, 17.0), (12, 18.5),
-       (14, 19.8), (16, 21.0), (18, 22.0), (25, 25.0), (45, 27.5), (65, 28.0), (80, 26.5), (95, 25.0))
+BMI = (
+    (0, 13.4),
+    (0.5, 17.2),
+    (1, 17.2),
+    (2, 16.3),
+    (4, 15.7),
+    (6, 15.4),
+    (8, 16.0),
+    (10, 17.0),
+    (12, 18.5),
+    (14, 19.8),
+    (16, 21.0),
+    (18, 22.0),
+    (25, 25.0),
+    (45, 27.5),
+    (65, 28.0),
+    (80, 26.5),
+    (95, 25.0),
+)
 HEAD_CM = ((0, 35), (0.5, 43.5), (1, 46), (2, 48.5), (3, 49.5))
 
 
@@ -106,8 +167,24 @@ class Visit:
 class Chart:
     """Per-patient state and one builder per resource type."""
 
-    __slots__ = ("allergies", "as_of", "clock", "directory", "hist_start", "lab_org", "meds",
-                 "n", "out", "person", "prefix", "problems", "rng", "subject_ref", "vaccines", "visits")
+    __slots__ = (
+        "allergies",
+        "as_of",
+        "clock",
+        "directory",
+        "hist_start",
+        "lab_org",
+        "meds",
+        "n",
+        "out",
+        "person",
+        "prefix",
+        "problems",
+        "rng",
+        "subject_ref",
+        "vaccines",
+        "visits",
+    )
 
     def __init__(self, person: Person, rng: random.Random, clock: Clock, directory: DirectoryIndex) -> None:
         self.person = person
@@ -228,8 +305,9 @@ class Chart:
                     continue
                 addressed = rng.sample(current, min(len(current), 1 + (rng.random() < 0.35)))
                 visit_kind = "virtual" if rng.random() < 0.1 else "followup"
-                visits.append(Visit(self._office_time(t), visit_kind, *self._clinic_for(addressed[0]),
-                                    problems=addressed))
+                visits.append(
+                    Visit(self._office_time(t), visit_kind, *self._clinic_for(addressed[0]), problems=addressed)
+                )
 
         # Acute problems.
         rate = (1.0, 0.45, 0.7)[age_band(person.age)]
@@ -238,9 +316,11 @@ class Chart:
             t = start + int(rng.random() * (as_of - MS_PER_DAY - start))
             age = person.age_at(t)
             band = age_band(age)
-            candidates = [c for c in vocab.ACUTE_CONDITIONS
-                          if c.min_age <= age <= c.max_age and (c.sex is None or c.sex == person.gender)
-                          and c.weight[band] > 0]
+            candidates = [
+                c
+                for c in vocab.ACUTE_CONDITIONS
+                if c.min_age <= age <= c.max_age and (c.sex is None or c.sex == person.gender) and c.weight[band] > 0
+            ]
             if not candidates:
                 continue
             code = rng.choices(candidates, [c.weight[band] for c in candidates])[0]
@@ -264,8 +344,7 @@ class Chart:
                 org, clinician, location = self._clinic_for(None)
                 begin = self._office_time(t)
             stay = days + 1 if days and rng.random() < 0.4 else days
-            visits.append(Visit(begin, setting, org, clinician, location, acute=code, days=stay,
-                                procedure=procedure))
+            visits.append(Visit(begin, setting, org, clinician, location, acute=code, days=stay, procedure=procedure))
 
         visits.sort(key=lambda v: v.start_ms)
         for v in visits:
@@ -281,24 +360,42 @@ class Chart:
 
     # --- problems and allergies ---------------------------------------------------------------
 
-    def condition(self, code: vocab.ConditionCode, status: str, onset_ms: int, recorded_ms: int,
-                  abatement_ms: int | None, visit: Visit | None, recorder: Clinician) -> dict:
+    def condition(
+        self,
+        code: vocab.ConditionCode,
+        status: str,
+        onset_ms: int,
+        recorded_ms: int,
+        abatement_ms: int | None,
+        visit: Visit | None,
+        recorder: Clinician,
+    ) -> dict:
         problem_list = visit is None
-        category, category_display = (("problem-list-item", "Problem List Item") if problem_list
-                                      else ("encounter-diagnosis", "Encounter Diagnosis"))
+        category, category_display = (
+            ("problem-list-item", "Problem List Item")
+            if problem_list
+            else ("encounter-diagnosis", "Encounter Diagnosis")
+        )
         resource = {
             "resourceType": "Condition",
             "id": self.new_id(),
             "meta": self.clock.meta(recorded_ms, vocab.PROFILE["problem" if problem_list else "diagnosis"]),
-            "clinicalStatus": {"coding": [{"system": vocab.CONDITION_CLINICAL, "code": status,
-                                           "display": _CLINICAL[status]}]},
-            "verificationStatus": {"coding": [{"system": vocab.CONDITION_VERIFICATION, "code": "confirmed",
-                                               "display": "Confirmed"}]},
-            "category": [{"coding": [{"system": vocab.CONDITION_CATEGORY, "code": category,
-                                      "display": category_display}]}],
-            "code": {"coding": [{"system": vocab.SNOMED, "code": code.snomed, "display": code.snomed_display},
-                                {"system": vocab.ICD10CM, "code": code.icd10, "display": code.icd10_display}],
-                     "text": code.snomed_display},
+            "clinicalStatus": {
+                "coding": [{"system": vocab.CONDITION_CLINICAL, "code": status, "display": _CLINICAL[status]}]
+            },
+            "verificationStatus": {
+                "coding": [{"system": vocab.CONDITION_VERIFICATION, "code": "confirmed", "display": "Confirmed"}]
+            },
+            "category": [
+                {"coding": [{"system": vocab.CONDITION_CATEGORY, "code": category, "display": category_display}]}
+            ],
+            "code": {
+                "coding": [
+                    {"system": vocab.SNOMED, "code": code.snomed, "display": code.snomed_display},
+                    {"system": vocab.ICD10CM, "code": code.icd10, "display": code.icd10_display},
+                ],
+                "text": code.snomed_display,
+            },
             "subject": self.subject(),
             "onsetDateTime": fmt_datetime(onset_ms),
             "recordedDate": fmt_datetime(recorded_ms),
@@ -314,8 +411,9 @@ class Chart:
 
     def write_problems(self) -> None:
         for p in self.problems:
-            p.id = self.condition(p.code, p.status, p.onset_ms, p.recorded_ms, p.abatement_ms, None,
-                                  self.person.gp)["id"]
+            p.id = self.condition(p.code, p.status, p.onset_ms, p.recorded_ms, p.abatement_ms, None, self.person.gp)[
+                "id"
+            ]
 
     def write_allergies(self) -> None:
         rng, person = self.rng, self.person
@@ -336,13 +434,21 @@ class Chart:
             resource["category"] = [allergy.category]
             resource["criticality"] = "high" if severity == "severe" else "low"
             resource["onsetDateTime"] = fmt_datetime(
-                person.birth_ms + int(rng.random() * max(recorded - person.birth_ms, MS_PER_DAY)))
-            resource["reaction"] = [{
-                "manifestation": [{"coding": [{"system": vocab.SNOMED, "code": reaction,
-                                               "display": vocab.REACTIONS[reaction]}],
-                                   "text": vocab.REACTIONS[reaction]}],
-                "severity": severity,
-            }]
+                person.birth_ms + int(rng.random() * max(recorded - person.birth_ms, MS_PER_DAY))
+            )
+            resource["reaction"] = [
+                {
+                    "manifestation": [
+                        {
+                            "coding": [
+                                {"system": vocab.SNOMED, "code": reaction, "display": vocab.REACTIONS[reaction]}
+                            ],
+                            "text": vocab.REACTIONS[reaction],
+                        }
+                    ],
+                    "severity": severity,
+                }
+            ]
             if rng.random() < 0.1:
                 resource["verificationStatus"]["coding"][0].update(code="unconfirmed", display="Unconfirmed")
 
@@ -352,8 +458,9 @@ class Chart:
             "id": self.new_id(),
             "meta": self.clock.meta(recorded, vocab.PROFILE["AllergyIntolerance"]),
             "clinicalStatus": {"coding": [{"system": vocab.ALLERGY_CLINICAL, "code": "active", "display": "Active"}]},
-            "verificationStatus": {"coding": [{"system": vocab.ALLERGY_VERIFICATION, "code": "confirmed",
-                                               "display": "Confirmed"}]},
+            "verificationStatus": {
+                "coding": [{"system": vocab.ALLERGY_VERIFICATION, "code": "confirmed", "display": "Confirmed"}]
+            },
             "code": {"coding": [coding], "text": coding["display"]},
             "patient": self.subject(),
             "recordedDate": fmt_datetime(recorded),
@@ -374,13 +481,16 @@ class Chart:
             abatement = v.start_ms + rng.randint(5, 21) * MS_PER_DAY
             status = "resolved" if abatement < self.as_of else "active"
             onset = max(v.start_ms - rng.randint(1, 5) * MS_PER_DAY, person.birth_ms)
-            diagnosis = self.condition(v.acute, status, onset, v.start_ms,
-                                       abatement if status == "resolved" else None, v, v.clinician)
-            encounter["reasonReference"] = [{"reference": f"Condition/{diagnosis['id']}",
-                                             "display": v.acute.snomed_display}]
+            diagnosis = self.condition(
+                v.acute, status, onset, v.start_ms, abatement if status == "resolved" else None, v, v.clinician
+            )
+            encounter["reasonReference"] = [
+                {"reference": f"Condition/{diagnosis['id']}", "display": v.acute.snomed_display}
+            ]
         elif v.problems:
-            encounter["reasonReference"] = [{"reference": f"Condition/{p.id}", "display": p.code.snomed_display}
-                                             for p in v.problems]
+            encounter["reasonReference"] = [
+                {"reference": f"Condition/{p.id}", "display": p.code.snomed_display} for p in v.problems
+            ]
         kind = v.kind
         active = [p for p in self.problems if p.active_at(v.start_ms)]
         codes = {p.code.snomed for p in active}
@@ -450,8 +560,12 @@ class Chart:
 
         # Procedures.
         if v.procedure:
-            self._procedure(v.procedure, v, v.start_ms + int(rng.uniform(1, 6) * MS_PER_HOUR),
-                            diagnosis["id"] if diagnosis else None)
+            self._procedure(
+                v.procedure,
+                v,
+                v.start_ms + int(rng.uniform(1, 6) * MS_PER_HOUR),
+                diagnosis["id"] if diagnosis else None,
+            )
         if kind == "wellness":
             for cpt, sex, low, high, chance in vocab.SCREENINGS:
                 if (sex is None or sex == person.gender) and low <= age <= high and rng.random() < chance:
@@ -484,34 +598,46 @@ class Chart:
             "identifier": [{"system": vocab.ENCOUNTER_ID_SYSTEM, "value": f"V{v.id.replace('-', '')}"}],
             "status": "finished",
             "class": {"system": vocab.V3_ACT_CODE, "code": cls, "display": cls_display},
-            "type": [{"coding": [{"system": vocab.SNOMED, "code": type_code, "display": type_display}],
-                      "text": type_display}],
+            "type": [
+                {"coding": [{"system": vocab.SNOMED, "code": type_code, "display": type_display}], "text": type_display}
+            ],
             "subject": self.subject(),
-            "participant": [{
-                "type": [{"coding": [{"system": vocab.V3_PARTICIPATION, "code": "PPRF",
-                                      "display": "primary performer"}]}],
-                "period": {"start": start, "end": end},
-                "individual": v.clinician.ref(),
-            }],
+            "participant": [
+                {
+                    "type": [
+                        {"coding": [{"system": vocab.V3_PARTICIPATION, "code": "PPRF", "display": "primary performer"}]}
+                    ],
+                    "period": {"start": start, "end": end},
+                    "individual": v.clinician.ref(),
+                }
+            ],
             "period": {"start": start, "end": end},
             "location": [{"location": v.location.ref(), "status": "completed"}],
             "serviceProvider": v.org.ref(),
         }
         if v.kind in ("EMER", "IMP"):
-            resource["hospitalization"] = {"dischargeDisposition": {"coding": [{
-                "system": vocab.DISCHARGE_DISPOSITION, "code": "home", "display": "Home"}]}}
+            resource["hospitalization"] = {
+                "dischargeDisposition": {
+                    "coding": [{"system": vocab.DISCHARGE_DISPOSITION, "code": "home", "display": "Home"}]
+                }
+            }
         self.out.append(resource)
         return resource
 
-    def _observation(self, v: Visit, effective_ms: int, category: tuple[str, str], profile: str,
-                     coding: list[dict], text: str) -> dict:
+    def _observation(
+        self, v: Visit, effective_ms: int, category: tuple[str, str], profile: str, coding: list[dict], text: str
+    ) -> dict:
         resource = {
             "resourceType": "Observation",
             "id": self.new_id(),
             "meta": self.clock.meta(effective_ms, profile),
             "status": "final",
-            "category": [{"coding": [{"system": vocab.OBSERVATION_CATEGORY, "code": category[0],
-                                      "display": category[1]}], "text": category[1]}],
+            "category": [
+                {
+                    "coding": [{"system": vocab.OBSERVATION_CATEGORY, "code": category[0], "display": category[1]}],
+                    "text": category[1],
+                }
+            ],
             "code": {"coding": coding, "text": text},
             "subject": self.subject(),
             "encounter": {"reference": f"Encounter/{v.id}"},
@@ -520,8 +646,9 @@ class Chart:
         self.out.append(resource)
         return resource
 
-    def _vital(self, name: str, v: Visit, t: int, age: float, codes: set[str], fever: bool,
-               body: dict[str, float]) -> None:
+    def _vital(
+        self, name: str, v: Visit, t: int, age: float, codes: set[str], fever: bool, body: dict[str, float]
+    ) -> None:
         rng, person = self.rng, self.person
         loinc, display, unit, profile = vocab.VITALS[name]
         coding = [{"system": vocab.LOINC, "code": loinc, "display": display}]
@@ -535,15 +662,20 @@ class Chart:
                 systolic = rng.gauss(112 + 0.4 * (age - 20) + (16 if hypertensive else 0), 11)
                 diastolic = rng.gauss(72 + 0.1 * (age - 20) + (8 if hypertensive else 0), 7)
             obs["component"] = [
-                {"code": {"coding": [{"system": vocab.LOINC, "code": code, "display": disp}], "text": disp},
-                 "valueQuantity": {"value": round(value), "unit": "mmHg", "system": vocab.UCUM, "code": "mm[Hg]"}}
-                for (code, disp), value in ((vocab.VITAL_SYSTOLIC, systolic),
-                                            (vocab.VITAL_DIASTOLIC, min(diastolic, systolic - 20)))
+                {
+                    "code": {"coding": [{"system": vocab.LOINC, "code": code, "display": disp}], "text": disp},
+                    "valueQuantity": {"value": round(value), "unit": "mmHg", "system": vocab.UCUM, "code": "mm[Hg]"},
+                }
+                for (code, disp), value in (
+                    (vocab.VITAL_SYSTOLIC, systolic),
+                    (vocab.VITAL_DIASTOLIC, min(diastolic, systolic - 20)),
+                )
             ]
             return
         if name == "spo2":
-            obs["code"]["coding"].append({"system": vocab.LOINC, "code": vocab.SPO2_GENERIC[0],
-                                          "display": vocab.SPO2_GENERIC[1]})
+            obs["code"]["coding"].append(
+                {"system": vocab.LOINC, "code": vocab.SPO2_GENERIC[0], "display": vocab.SPO2_GENERIC[1]}
+            )
             low = bool(codes & RESPIRATORY_OR_CARDIAC) or (v.acute is not None and v.acute.snomed == "233604007")
             value, shown = min(100, round(rng.gauss(93 if low else 97.6, 2 if low else 1.1))), "%"
         elif name == "hr":
@@ -577,10 +709,18 @@ class Chart:
         else:
             value = self.rng.choices(vocab.SMOKING_VALUES, (80, 15, 0, 5))[0]
         coding = [{"system": vocab.LOINC, "code": vocab.SMOKING_STATUS[0], "display": vocab.SMOKING_STATUS[1]}]
-        obs = self._observation(v, v.start_ms + 10 * MS_PER_MINUTE, ("social-history", "Social History"),
-                                vocab.PROFILE["smoking"], coding, vocab.SMOKING_STATUS[1])
-        obs["valueCodeableConcept"] = {"coding": [{"system": vocab.SNOMED, "code": value[0], "display": value[1]}],
-                                       "text": value[1]}
+        obs = self._observation(
+            v,
+            v.start_ms + 10 * MS_PER_MINUTE,
+            ("social-history", "Social History"),
+            vocab.PROFILE["smoking"],
+            coding,
+            vocab.SMOKING_STATUS[1],
+        )
+        obs["valueCodeableConcept"] = {
+            "coding": [{"system": vocab.SNOMED, "code": value[0], "display": value[1]}],
+            "text": value[1],
+        }
 
     def _lab_order(self, code: str, v: Visit, codes: set[str]) -> None:
         rng = self.rng
@@ -599,30 +739,36 @@ class Chart:
         for loinc in members:
             obs_id = self._lab_result(vocab.LAB_TESTS[loinc], v, collected, issued, effects)
             results.append({"reference": f"Observation/{obs_id}"})
-        self.out.append({
-            "resourceType": "DiagnosticReport",
-            "id": self.new_id(),
-            "meta": self.clock.meta(issued, vocab.PROFILE["DiagnosticReport"]),
-            "status": "final",
-            "category": [{"coding": [{"system": vocab.V2_0074, "code": "LAB", "display": "Laboratory"}],
-                          "text": "Laboratory"}],
-            "code": {"coding": [{"system": vocab.LOINC, "code": code, "display": display}], "text": display},
-            "subject": self.subject(),
-            "encounter": {"reference": f"Encounter/{v.id}"},
-            "effectiveDateTime": fmt_datetime(collected),
-            "issued": fmt_instant(issued),
-            "performer": [self.lab_org.ref()],
-            "result": results,
-        })
+        self.out.append(
+            {
+                "resourceType": "DiagnosticReport",
+                "id": self.new_id(),
+                "meta": self.clock.meta(issued, vocab.PROFILE["DiagnosticReport"]),
+                "status": "final",
+                "category": [
+                    {
+                        "coding": [{"system": vocab.V2_0074, "code": "LAB", "display": "Laboratory"}],
+                        "text": "Laboratory",
+                    }
+                ],
+                "code": {"coding": [{"system": vocab.LOINC, "code": code, "display": display}], "text": display},
+                "subject": self.subject(),
+                "encounter": {"reference": f"Encounter/{v.id}"},
+                "effectiveDateTime": fmt_datetime(collected),
+                "issued": fmt_instant(issued),
+                "performer": [self.lab_org.ref()],
+                "result": results,
+            }
+        )
 
-    def _lab_result(self, test: vocab.LabTest, v: Visit, collected: int, issued: int,
-                    effects: dict[str, tuple[float, float]]) -> str:
+    def _lab_result(
+        self, test: vocab.LabTest, v: Visit, collected: int, issued: int, effects: dict[str, tuple[float, float]]
+    ) -> str:
         mean, sd = effects.get(test.loinc, (test.mean, test.sd))
         raw = max(self.rng.gauss(mean, sd), mean * 0.15)
         value: float = round(raw, test.decimals) if test.decimals else round(raw)
         coding = [{"system": vocab.LOINC, "code": test.loinc, "display": test.display}]
-        obs = self._observation(v, collected, ("laboratory", "Laboratory"), vocab.PROFILE["lab"], coding,
-                                test.display)
+        obs = self._observation(v, collected, ("laboratory", "Laboratory"), vocab.PROFILE["lab"], coding, test.display)
         obs["meta"] = self.clock.meta(issued, vocab.PROFILE["lab"])
         obs["issued"] = fmt_instant(issued)
         obs["performer"] = [self.lab_org.ref()]
@@ -632,17 +778,21 @@ class Chart:
             flag = "L"
         elif test.high is not None and value > test.high:
             flag = "H"
-        obs["interpretation"] = [{"coding": [{"system": vocab.V3_INTERPRETATION, "code": flag,
-                                              "display": vocab.INTERPRETATION[flag]}]}]
+        obs["interpretation"] = [
+            {"coding": [{"system": vocab.V3_INTERPRETATION, "code": flag, "display": vocab.INTERPRETATION[flag]}]}
+        ]
         reference_range: dict = {}
         if test.low is not None:
             reference_range["low"] = {"value": test.low, "unit": test.unit, "system": vocab.UCUM, "code": test.ucum}
         if test.high is not None:
-            reference_range["high"] = {"value": test.high, "unit": test.unit, "system": vocab.UCUM,
-                                       "code": test.ucum}
-        reference_range["text"] = (f"{test.low}-{test.high} {test.unit}" if test.low is not None and test.high
-                                   is not None else f"<{test.high} {test.unit}" if test.high is not None
-                                   else f">{test.low} {test.unit}")
+            reference_range["high"] = {"value": test.high, "unit": test.unit, "system": vocab.UCUM, "code": test.ucum}
+        reference_range["text"] = (
+            f"{test.low}-{test.high} {test.unit}"
+            if test.low is not None and test.high is not None
+            else f"<{test.high} {test.unit}"
+            if test.high is not None
+            else f">{test.low} {test.unit}"
+        )
         obs["referenceRange"] = [reference_range]
         return obs["id"]
 
@@ -654,9 +804,13 @@ class Chart:
             "id": self.new_id(),
             "meta": self.clock.meta(performed_ms, vocab.PROFILE["Procedure"]),
             "status": "completed",
-            "code": {"coding": [{"system": vocab.CPT, "code": cpt, "display": cpt_display},
-                                {"system": vocab.SNOMED, "code": snomed, "display": snomed_display}],
-                     "text": snomed_display},
+            "code": {
+                "coding": [
+                    {"system": vocab.CPT, "code": cpt, "display": cpt_display},
+                    {"system": vocab.SNOMED, "code": snomed, "display": snomed_display},
+                ],
+                "text": snomed_display,
+            },
             "subject": self.subject(),
             "encounter": {"reference": f"Encounter/{v.id}"},
             "performedDateTime": fmt_datetime(performed_ms),
@@ -683,11 +837,21 @@ class Chart:
             "meta": self.clock.meta(authored, vocab.PROFILE["MedicationRequest"]),
             "status": "active" if long_term or not course_over else "completed",
             "intent": "order",
-            "category": [{"coding": [{"system": vocab.MEDREQ_CATEGORY,
-                                      "code": "inpatient" if v.kind == "IMP" else "outpatient",
-                                      "display": "Inpatient" if v.kind == "IMP" else "Outpatient"}]}],
-            "medicationCodeableConcept": {"coding": [{"system": vocab.RXNORM, "code": rx, "display": med.display}],
-                                          "text": med.display},
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": vocab.MEDREQ_CATEGORY,
+                            "code": "inpatient" if v.kind == "IMP" else "outpatient",
+                            "display": "Inpatient" if v.kind == "IMP" else "Outpatient",
+                        }
+                    ]
+                }
+            ],
+            "medicationCodeableConcept": {
+                "coding": [{"system": vocab.RXNORM, "code": rx, "display": med.display}],
+                "text": med.display,
+            },
             "subject": self.subject(),
             "encounter": {"reference": f"Encounter/{v.id}"},
             "authoredOn": fmt_datetime(authored),
@@ -696,9 +860,10 @@ class Chart:
             "dosageInstruction": [self._dosage(med)],
         }
         if long_term:
-            resource["dispenseRequest"] = {"numberOfRepeatsAllowed": 3,
-                                           "expectedSupplyDuration": {"value": 90, "unit": "days",
-                                                                      "system": vocab.UCUM, "code": "d"}}
+            resource["dispenseRequest"] = {
+                "numberOfRepeatsAllowed": 3,
+                "expectedSupplyDuration": {"value": 90, "unit": "days", "system": vocab.UCUM, "code": "d"},
+            }
             self.meds[rx] = (v.start_ms, resource)
         self.out.append(resource)
 
@@ -708,8 +873,16 @@ class Chart:
             "sequence": 1,
             "text": med.sig,
             "timing": {"repeat": {"frequency": med.frequency, "period": med.period, "periodUnit": med.period_unit}},
-            "doseAndRate": [{"doseQuantity": {"value": med.dose, "unit": _DOSE_UNITS[med.dose_unit],
-                                              "system": vocab.UCUM, "code": med.dose_unit}}],
+            "doseAndRate": [
+                {
+                    "doseQuantity": {
+                        "value": med.dose,
+                        "unit": _DOSE_UNITS[med.dose_unit],
+                        "system": vocab.UCUM,
+                        "code": med.dose_unit,
+                    }
+                }
+            ],
         }
         if med.as_needed:
             dosage["asNeededBoolean"] = True
@@ -731,11 +904,14 @@ class Chart:
                     "meta": self.clock.meta(authored, vocab.PROFILE["MedicationRequest"]),
                     "status": "active",
                     "intent": "plan",
-                    "category": [{"coding": [{"system": vocab.MEDREQ_CATEGORY, "code": "community",
-                                              "display": "Community"}]}],
+                    "category": [
+                        {"coding": [{"system": vocab.MEDREQ_CATEGORY, "code": "community", "display": "Community"}]}
+                    ],
                     "reportedBoolean": True,
-                    "medicationCodeableConcept": {"coding": [{"system": vocab.RXNORM, "code": rx,
-                                                              "display": med.display}], "text": med.display},
+                    "medicationCodeableConcept": {
+                        "coding": [{"system": vocab.RXNORM, "code": rx, "display": med.display}],
+                        "text": med.display,
+                    },
                     "subject": self.subject(),
                     "authoredOn": fmt_datetime(authored),
                     "requester": self.person.gp.ref(),
@@ -795,15 +971,24 @@ class Chart:
             if t >= self.hist_start:
                 resource["location"] = clinic.locations[0].ref()
                 resource["lotNumber"] = f"{rng.choice('ABCDEFGHJK')}{rng.randint(1000, 9999)}{rng.choice('XYZ')}"
-                resource["performer"] = [{
-                    "function": {"coding": [{"system": vocab.V2_0443, "code": "AP",
-                                             "display": "Administering Provider"}]},
-                    "actor": person.gp.ref(),
-                }]
+                resource["performer"] = [
+                    {
+                        "function": {
+                            "coding": [{"system": vocab.V2_0443, "code": "AP", "display": "Administering Provider"}]
+                        },
+                        "actor": person.gp.ref(),
+                    }
+                ]
             else:
-                resource["reportOrigin"] = {"coding": [{
-                    "system": "http://terminology.hl7.org/CodeSystem/immunization-origin", "code": "record",
-                    "display": "Written Record"}]}
+                resource["reportOrigin"] = {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/immunization-origin",
+                            "code": "record",
+                            "display": "Written Record",
+                        }
+                    ]
+                }
             self.out.append(resource)
             self.vaccines.append(resource)
 
@@ -818,14 +1003,23 @@ class Chart:
                 "resourceType": "CarePlan",
                 "id": self.new_id(),
                 "meta": self.clock.meta(created, vocab.PROFILE["CarePlan"]),
-                "text": {"status": "generated",
-                         "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{display}: '
-                                f'{", ".join(a[1] for a in activities)}.</p></div>'},
+                "text": {
+                    "status": "generated",
+                    "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{display}: '
+                    f"{', '.join(a[1] for a in activities)}.</p></div>",
+                },
                 "status": "active",
                 "intent": "plan",
                 "category": [
-                    {"coding": [{"system": vocab.US_CORE_CAREPLAN_CATEGORY, "code": "assess-plan",
-                                 "display": "Assessment and Plan of Treatment"}]},
+                    {
+                        "coding": [
+                            {
+                                "system": vocab.US_CORE_CAREPLAN_CATEGORY,
+                                "code": "assess-plan",
+                                "display": "Assessment and Plan of Treatment",
+                            }
+                        ]
+                    },
                     {"coding": [{"system": vocab.SNOMED, "code": code, "display": display}], "text": display},
                 ],
                 "title": display,
@@ -834,11 +1028,18 @@ class Chart:
                 "created": fmt_datetime(created),
                 "author": self.person.gp.ref(),
                 "addresses": [{"reference": f"Condition/{p.id}", "display": p.code.snomed_display}],
-                "activity": [{"detail": {
-                    "code": {"coding": [{"system": vocab.SNOMED, "code": a_code, "display": a_display}],
-                             "text": a_display},
-                    "status": "in-progress",
-                    "location": self.person.home_org.locations[0].ref(),
-                }} for a_code, a_display in activities],
+                "activity": [
+                    {
+                        "detail": {
+                            "code": {
+                                "coding": [{"system": vocab.SNOMED, "code": a_code, "display": a_display}],
+                                "text": a_display,
+                            },
+                            "status": "in-progress",
+                            "location": self.person.home_org.locations[0].ref(),
+                        }
+                    }
+                    for a_code, a_display in activities
+                ],
             }
             self.out.append(resource)

@@ -11,7 +11,13 @@ from .rng import MS_PER_DAY, MS_PER_YEAR, Clock, fmt_date
 
 # Age bands and their share of the population (roughly the US age pyramid), ages 0-95.
 AGE_BANDS: tuple[tuple[int, int, float], ...] = (
-    (0, 5, 6), (5, 18, 16), (18, 35, 22), (35, 50, 19), (50, 65, 19), (65, 80, 13), (80, 96, 5),
+    (0, 5, 6),
+    (5, 18, 16),
+    (18, 35, 22),
+    (35, 50, 19),
+    (50, 65, 19),
+    (65, 80, 13),
+    (80, 96, 5),
 )
 _AGE_WEIGHTS = [w for _, _, w in AGE_BANDS]
 _GROUP_WEIGHTS = [g.weight for g in names.NAME_GROUPS]
@@ -48,8 +54,9 @@ class Person:
         return (ms - self.birth_ms) / MS_PER_YEAR
 
 
-def make_person(rng: random.Random, index: int, key: str, seed: int, directory: DirectoryIndex,
-                as_of_ms: int) -> Person:
+def make_person(
+    rng: random.Random, index: int, key: str, seed: int, directory: DirectoryIndex, as_of_ms: int
+) -> Person:
     low, high, _ = rng.choices(AGE_BANDS, _AGE_WEIGHTS)[0]
     age = rng.uniform(low, high)
     birth_day = (as_of_ms - int(age * MS_PER_YEAR)) // MS_PER_DAY
@@ -72,19 +79,34 @@ def make_person(rng: random.Random, index: int, key: str, seed: int, directory: 
     gp = rng.choice(home_org.practitioners)
     obese_bias = 6.0 if rng.random() < 0.3 else 0.0
     return Person(
-        index=index, key=key, gender=gender, birth_ms=birth_ms, age=age, given=given, middle=middle,
-        family=rng.choice(group.family), group=group, place=place, phone=phone,
+        index=index,
+        key=key,
+        gender=gender,
+        birth_ms=birth_ms,
+        age=age,
+        given=given,
+        middle=middle,
+        family=rng.choice(group.family),
+        group=group,
+        place=place,
+        phone=phone,
         mrn=str(10_000_000 + (index * 48_271 + seed * 7_919) % _MRN_SPACE),
-        home_org=home_org, gp=gp, height_z=rng.gauss(0, 1), bmi_offset=rng.gauss(0, 2.5) + obese_bias,
+        home_org=home_org,
+        gp=gp,
+        height_z=rng.gauss(0, 1),
+        bmi_offset=rng.gauss(0, 2.5) + obese_bias,
     )
 
 
 def _omb_extension(url: str, system_code: tuple[str, str, str], text: str) -> dict:
     system, code, display = system_code
-    return {"url": url, "extension": [
-        {"url": "ombCategory", "valueCoding": {"system": system, "code": code, "display": display}},
-        {"url": "text", "valueString": text},
-    ]}
+    return {
+        "url": url,
+        "extension": [
+            {"url": "ombCategory", "valueCoding": {"system": system, "code": code, "display": display}},
+            {"url": "text", "valueString": text},
+        ],
+    }
 
 
 def patient_resource(person: Person, rng: random.Random, clock: Clock, last_visit_ms: int) -> dict:
@@ -95,8 +117,7 @@ def patient_resource(person: Person, rng: random.Random, clock: Clock, last_visi
         extensions.append(_omb_extension(vocab.US_CORE_RACE, (vocab.OMB_RACE_ETHNICITY, race[0], race[1]), race[1]))
         hispanic = rng.random() < group.hispanic
         ethnicity = ("2135-2", "Hispanic or Latino") if hispanic else ("2186-5", "Not Hispanic or Latino")
-        extensions.append(_omb_extension(vocab.US_CORE_ETHNICITY, (vocab.OMB_RACE_ETHNICITY, *ethnicity),
-                                         ethnicity[1]))
+        extensions.append(_omb_extension(vocab.US_CORE_ETHNICITY, (vocab.OMB_RACE_ETHNICITY, *ethnicity), ethnicity[1]))
     else:
         # Real registration data has people who decline to answer; US Core codes that explicitly.
         declined = ("http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "ASKU", "asked but unknown")
@@ -104,35 +125,57 @@ def patient_resource(person: Person, rng: random.Random, clock: Clock, last_visi
     extensions.append({"url": vocab.US_CORE_BIRTHSEX, "valueCode": "F" if person.gender == "female" else "M"})
 
     identifiers = [
-        {"use": "usual",
-         "type": {"coding": [{"system": vocab.V2_0203, "code": "MR", "display": "Medical Record Number"}],
-                  "text": "MRN"},
-         "system": vocab.MRN_SYSTEM, "value": person.mrn, "assigner": person.home_org.ref()},
+        {
+            "use": "usual",
+            "type": {
+                "coding": [{"system": vocab.V2_0203, "code": "MR", "display": "Medical Record Number"}],
+                "text": "MRN",
+            },
+            "system": vocab.MRN_SYSTEM,
+            "value": person.mrn,
+            "assigner": person.home_org.ref(),
+        },
         # Area number 999 is never issued: these can't collide with a real Social Security number.
-        {"use": "official",
-         "type": {"coding": [{"system": vocab.V2_0203, "code": "SS", "display": "Social Security number"}],
-                  "text": "SSN"},
-         "system": vocab.US_SSN, "value": f"999-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}"},
+        {
+            "use": "official",
+            "type": {
+                "coding": [{"system": vocab.V2_0203, "code": "SS", "display": "Social Security number"}],
+                "text": "SSN",
+            },
+            "system": vocab.US_SSN,
+            "value": f"999-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}",
+        },
     ]
     if person.age >= 16 and rng.random() < 0.7:
-        identifiers.append({
-            "use": "official",
-            "type": {"coding": [{"system": vocab.V2_0203, "code": "DL", "display": "Driver's license number"}],
-                     "text": "Driver's License"},
-            "system": vocab.DRIVERS_LICENSE_OID + person.place.fips,
-            "value": f"S{rng.randint(10_000_000, 99_999_999)}",
-        })
+        identifiers.append(
+            {
+                "use": "official",
+                "type": {
+                    "coding": [{"system": vocab.V2_0203, "code": "DL", "display": "Driver's license number"}],
+                    "text": "Driver's License",
+                },
+                "system": vocab.DRIVERS_LICENSE_OID + person.place.fips,
+                "value": f"S{rng.randint(10_000_000, 99_999_999)}",
+            }
+        )
 
     given = [person.given] if person.middle is None else [person.given, person.middle]
-    name_list = [{"use": "official", "text": " ".join([*given, person.family]), "family": person.family,
-                  "given": given}]
+    name_list = [
+        {"use": "official", "text": " ".join([*given, person.family]), "family": person.family, "given": given}
+    ]
     if person.gender == "female" and person.age > 25 and rng.random() < 0.3:
         name_list.append({"use": "maiden", "family": rng.choice(group.family), "given": list(given)})
 
     telecom = [{"system": "phone", "value": person.phone, "use": "home"}]
     if person.age >= 13 and rng.random() < 0.7:
-        telecom.append({"system": "phone", "value": f"{person.phone[:3]}-555-01{rng.randint(0, 99):02d}",
-                        "use": "mobile", "rank": 1})
+        telecom.append(
+            {
+                "system": "phone",
+                "value": f"{person.phone[:3]}-555-01{rng.randint(0, 99):02d}",
+                "use": "mobile",
+                "rank": 1,
+            }
+        )
     if person.age >= 16 and rng.random() < 0.6:
         local = f"{names.ascii_slug(person.given)}.{names.ascii_slug(person.family)}{rng.randint(1, 99)}"
         telecom.append({"system": "email", "value": f"{local}@{rng.choice(names.EMAIL_DOMAINS)}", "use": "home"})
@@ -149,24 +192,43 @@ def patient_resource(person: Person, rng: random.Random, clock: Clock, last_visi
         "telecom": telecom,
         "gender": person.gender,
         "birthDate": fmt_date(person.birth_ms),
-        "address": [{"use": "home", "type": "physical", "line": [person.place.line], "city": person.place.city,
-                     "state": person.place.state, "postalCode": person.place.postal_code, "country": "US"}],
-        "communication": [{"language": {"coding": [{"system": vocab.BCP47, "code": language[0],
-                                                    "display": language[1]}], "text": language[1]},
-                           "preferred": True}],
+        "address": [
+            {
+                "use": "home",
+                "type": "physical",
+                "line": [person.place.line],
+                "city": person.place.city,
+                "state": person.place.state,
+                "postalCode": person.place.postal_code,
+                "country": "US",
+            }
+        ],
+        "communication": [
+            {
+                "language": {
+                    "coding": [{"system": vocab.BCP47, "code": language[0], "display": language[1]}],
+                    "text": language[1],
+                },
+                "preferred": True,
+            }
+        ],
         "generalPractitioner": [person.gp.ref()],
         "managingOrganization": person.home_org.ref(),
     }
     if person.age >= 18:
         weights = (5, 4, 1.5, 0.2) if person.age < 65 else (5, 1, 1.5, 3)
         code, display = rng.choices(vocab.MARITAL_STATUS, weights)[0]
-        resource["maritalStatus"] = {"coding": [{"system": vocab.V3_MARITAL, "code": code, "display": display}],
-                                     "text": display}
+        resource["maritalStatus"] = {
+            "coding": [{"system": vocab.V3_MARITAL, "code": code, "display": display}],
+            "text": display,
+        }
     else:
         parent_given = rng.choice(group.female if rng.random() < 0.6 else group.male)
-        resource["contact"] = [{
-            "relationship": [{"coding": [{"system": vocab.V2_0131, "code": "N", "display": "Next-of-Kin"}]}],
-            "name": {"family": person.family, "given": [parent_given]},
-            "telecom": [{"system": "phone", "value": person.phone, "use": "home"}],
-        }]
+        resource["contact"] = [
+            {
+                "relationship": [{"coding": [{"system": vocab.V2_0131, "code": "N", "display": "Next-of-Kin"}]}],
+                "name": {"family": person.family, "given": [parent_given]},
+                "telecom": [{"system": "phone", "value": person.phone, "use": "home"}],
+            }
+        ]
     return resource
