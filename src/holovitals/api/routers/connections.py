@@ -1,10 +1,12 @@
-"""Connections registered by hand (the SMART connect flow arrives with the FHIR client)."""
+"""Connections: list, read, register by hand, disconnect. The SMART connect flow is in ``ehr_connect.py``."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import httpx
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from sqlalchemy import select
@@ -12,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from holovitals.api.deps import Access, get_session, require
 from holovitals.api.problems import Problem
+from holovitals.hub.connect import EhrConnector, ehr_http_client
+from holovitals.hub.connect_errors import ConnectionNotFound
 from holovitals.security.rbac import Permission
 from holovitals.store.models import Connection
 
@@ -71,6 +75,12 @@ class ConnectionOut(BaseModel):
         )
 
 
+async def get_http() -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP client for calls to EHRs (a dependency, so a test can point it elsewhere)."""
+    async with ehr_http_client() as http:
+        yield http
+
+
 def _get(session: Session, access: Access, connection_id: str) -> Connection:
     conn = session.execute(
         select(Connection).where(Connection.id == connection_id, Connection.org_id == access.principal.org_id)
@@ -127,13 +137,19 @@ def get_connection(
 
 
 @router.delete("/{connection_id}", status_code=204)
-def delete_connection(
+async def delete_connection(
     connection_id: str,
     access: Annotated[Access, Depends(require(Permission.MANAGE_EHR))],
-    session: Annotated[Session, Depends(get_session)],
+    http: Annotated[httpx.AsyncClient, Depends(get_http)],
 ) -> Response:
-    """Deletes the connection, its tokens and credentials, and the records synced through it."""
-    conn = _get(session, access, connection_id)
-    session.delete(conn)
-    access.audit("delete", resource_type="Connection", resource_id=connection_id, session=session)
+    """Revokes the tokens at the EHR when it has a revocation endpoint (best effort: a failure is written
+    to the audit log, never blocks), then deletes the connection, its tokens and credentials, and the
+    records synced through it."""
+    connector = EhrConnector(
+        access.ctx.sessions, access.ctx.vault, http, org_id=access.principal.org_id, audit=access.audit
+    )
+    try:
+        await connector.disconnect(connection_id)
+    except ConnectionNotFound as exc:
+        raise Problem(404, "Not Found", exc.message) from None
     return Response(status_code=204)
