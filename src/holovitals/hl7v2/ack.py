@@ -109,9 +109,15 @@ def build_ack(
     else:
         raise ValueError("outcome is accept, error, reject or an HL7 table 0008 code")
     return _build(
-        received.msh, received.delimiters, code, text, all_issues,
-        control_id=control_id, timestamp=timestamp,
-        sending_application=sending_application, sending_facility=sending_facility,
+        received.msh,
+        received.delimiters,
+        code,
+        text,
+        all_issues,
+        control_id=control_id,
+        timestamp=timestamp,
+        sending_application=sending_application,
+        sending_facility=sending_facility,
         enhanced=ack_mode(received) == "enhanced",
     )
 
@@ -144,9 +150,16 @@ def build_reject(
     if version:
         msh.set(12, version, escape=False)
     return _build(
-        msh, delimiters, "AR", text, issues,
-        control_id=control_id, timestamp=timestamp,
-        sending_application=sending_application, sending_facility=sending_facility, enhanced=False,
+        msh,
+        delimiters,
+        "AR",
+        text,
+        issues,
+        control_id=control_id,
+        timestamp=timestamp,
+        sending_application=sending_application,
+        sending_facility=sending_facility,
+        enhanced=False,
     )
 
 
@@ -234,8 +247,14 @@ def _err_fields(issue: HL7Issue, d: Delimiters) -> list[str]:
 
 
 def _erl(location: HL7Location, d: Delimiters) -> str:
-    parts = [location.segment, location.sequence, location.field, location.repetition,
-             location.component, location.subcomponent]
+    parts = [
+        location.segment,
+        location.sequence,
+        location.field,
+        location.repetition,
+        location.component,
+        location.subcomponent,
+    ]
     if location.field is not None and location.repetition is None and location.component is not None:
         parts[3] = 1  # ERL-4 is needed to reach ERL-5
     text = [escape(str(p), d) if p is not None else "" for p in parts]
@@ -247,8 +266,7 @@ def _erl(location: HL7Location, d: Delimiters) -> str:
 def _eld(issue: HL7Issue, d: Delimiters) -> str:
     """One ERR-1 repetition (ELD, before v2.5): segment^sequence^field^code&text&HL70357."""
     loc = issue.location
-    parts = [loc.segment if loc else "", str(loc.sequence or "") if loc else "",
-             str(loc.field or "") if loc else ""]
+    parts = [loc.segment if loc else "", str(loc.sequence or "") if loc else "", str(loc.field or "") if loc else ""]
     parts.append(d.subcomponent.join([str(issue.code), escape(issue.code_text, d), "HL70357"]))
     return d.component.join(escape(p, d) if i < 3 else p for i, p in enumerate(parts))
 

@@ -141,8 +141,11 @@ def parse_batch(text: str | bytes, *, strict: bool = False) -> BatchFile:
                 issues.append(HL7Issue(100, f"batch {number} has no BTS segment", HL7Location("BTS", number)))
             declared = item.declared_count
             if declared is not None and declared != len(item.messages):
-                issues.append(HL7Issue(102, f"BTS-1 of batch {number} does not match its message count",
-                                       HL7Location("BTS", number, 1)))
+                issues.append(
+                    HL7Issue(
+                        102, f"BTS-1 of batch {number} does not match its message count", HL7Location("BTS", number, 1)
+                    )
+                )
         if result.declared_count is not None and result.declared_count != len(result.batches):
             issues.append(HL7Issue(102, "FTS-1 does not match the batch count", HL7Location("FTS", 1, 1)))
         if issues:
@@ -164,8 +167,7 @@ def build_batch(
     d = DEFAULT_DELIMITERS
     stamp = format_timestamp(timestamp)
     ident = control_id or new_control_id()
-    header_fields = [d.encoding_characters, sending_application, sending_facility, "", "", stamp,
-                     "", "", ident]
+    header_fields = [d.encoding_characters, sending_application, sending_facility, "", "", stamp, "", "", ident]
     out = []
     if with_file_header:
         out.append("FHS" + d.field + d.field.join(header_fields) + "\r")

@@ -37,27 +37,35 @@ class Delimiters(NamedTuple):
             return DEFAULT_DELIMITERS
         name = segment[:3]
         if len(segment) < 4:
-            raise HL7ParseError(f"{name} segment is truncated before the field separator",
-                                code=101, location=HL7Location(name, 1, 1))
+            raise HL7ParseError(
+                f"{name} segment is truncated before the field separator", code=101, location=HL7Location(name, 1, 1)
+            )
         sep = segment[3]
         if sep.isalnum() or sep in _FORBIDDEN or not sep.isprintable():
-            raise HL7ParseError(f"{name}-1 field separator is not a usable delimiter",
-                                code=102, location=HL7Location(name, 1, 1))
+            raise HL7ParseError(
+                f"{name}-1 field separator is not a usable delimiter", code=102, location=HL7Location(name, 1, 1)
+            )
         end = segment.find(sep, 4)
         if end < 0:
-            raise HL7ParseError(f"{name} segment is truncated after the encoding characters",
-                                code=101, location=HL7Location(name, 1, 2))
+            raise HL7ParseError(
+                f"{name} segment is truncated after the encoding characters", code=101, location=HL7Location(name, 1, 2)
+            )
         chars = segment[4:end]
         if len(chars) not in (4, 5):
-            raise HL7ParseError(f"{name}-2 must hold 4 or 5 encoding characters",
-                                code=102, location=HL7Location(name, 1, 2))
+            raise HL7ParseError(
+                f"{name}-2 must hold 4 or 5 encoding characters", code=102, location=HL7Location(name, 1, 2)
+            )
         if len(set(chars + sep)) != len(chars) + 1:
-            raise HL7ParseError(f"{name}-2 encoding characters repeat a delimiter",
-                                code=102, location=HL7Location(name, 1, 2))
+            raise HL7ParseError(
+                f"{name}-2 encoding characters repeat a delimiter", code=102, location=HL7Location(name, 1, 2)
+            )
         for ch in chars:
             if ch.isalnum() or ch in _FORBIDDEN or not ch.isprintable():
-                raise HL7ParseError(f"{name}-2 encoding characters include an unusable delimiter",
-                                    code=102, location=HL7Location(name, 1, 2))
+                raise HL7ParseError(
+                    f"{name}-2 encoding characters include an unusable delimiter",
+                    code=102,
+                    location=HL7Location(name, 1, 2),
+                )
         return cls(sep, chars[0], chars[1], chars[2], chars[3], chars[4] if len(chars) == 5 else None)
 
 

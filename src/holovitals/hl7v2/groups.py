@@ -213,9 +213,11 @@ class _Matcher:
             # Z-segments are the sanctioned extension point; a line that is no segment at all
             # is reported by the validator by position (its "name" may be patient text).
             if not segment.name.startswith("Z") and _SEGMENT_ID.match(segment.name):
-                self.issues.append(HL7Issue(
-                    100, f"{segment.name} segment is not part of this message structure",
-                    self.location(self.pos)))
+                self.issues.append(
+                    HL7Issue(
+                        100, f"{segment.name} segment is not part of this message structure", self.location(self.pos)
+                    )
+                )
             node.items.append(segment)
             self.pos += 1
 
@@ -269,8 +271,9 @@ def match_structure(message: Message, structure: str | None = None) -> tuple[Gro
         if resume is None or not after_stray:
             # Right after a segment we could not place, the next one is only "out of sequence"
             # because of it: report the culprit, not its neighbour.
-            matcher.issues.append(HL7Issue(100, f"{stray.name} segment is out of sequence",
-                                           matcher.location(matcher.pos)))
+            matcher.issues.append(
+                HL7Issue(100, f"{stray.name} segment is out of sequence", matcher.location(matcher.pos))
+            )
         if resume is not None:
             matcher.match(rule, root, start=resume, report_missing=False)
         after_stray = matcher.pos == before

@@ -67,9 +67,7 @@ def parse_path(path: str) -> TersePath:
     if match is None:
         raise ValueError(f"not a terse HL7 path: {path!r}")
     seg, occ, field, rep, comp, sub = match.groups()
-    parsed = TersePath(
-        seg.upper(), _number(occ) or 1, _number(field), _number(rep), _number(comp), _number(sub)
-    )
+    parsed = TersePath(seg.upper(), _number(occ) or 1, _number(field), _number(rep), _number(comp), _number(sub))
     if len(_path_cache) >= _CACHE_LIMIT:
         _path_cache.clear()
     _path_cache[path] = parsed

@@ -14,10 +14,24 @@ from .groups import match_structure
 from .message import NULL, Message, Segment
 from .structures import SUPPORTED_TYPES, TRIGGERS
 
-SUPPORTED_VERSIONS = frozenset({
-    "2.1", "2.2", "2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6",
-    "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2", "2.9",
-})
+SUPPORTED_VERSIONS = frozenset(
+    {
+        "2.1",
+        "2.2",
+        "2.3",
+        "2.3.1",
+        "2.4",
+        "2.5",
+        "2.5.1",
+        "2.6",
+        "2.7",
+        "2.7.1",
+        "2.8",
+        "2.8.1",
+        "2.8.2",
+        "2.9",
+    }
+)
 PROCESSING_IDS = frozenset({"P", "D", "T"})
 
 #: Fields every version marks required (R), per segment.
@@ -44,11 +58,46 @@ TABLES: dict[tuple[str, int], tuple[str, frozenset[str]]] = {
     ("MSH", 16): ("0155", frozenset({"AL", "NE", "ER", "SU"})),
     ("PID", 8): ("0001", frozenset({"F", "M", "O", "U", "A", "N", "X"})),
     ("PV1", 2): ("0004", frozenset({"E", "I", "O", "P", "R", "B", "C", "N", "U"})),
-    ("OBX", 2): ("0125", frozenset({
-        "AD", "CE", "CF", "CK", "CN", "CNE", "CP", "CWE", "CX", "DR", "DT", "DTM", "ED", "FT", "ID",
-        "IS", "MA", "MO", "NA", "NM", "PN", "RP", "SN", "ST", "TM", "TN", "TS", "TX", "XAD", "XCN",
-        "XON", "XPN", "XTN",
-    })),
+    ("OBX", 2): (
+        "0125",
+        frozenset(
+            {
+                "AD",
+                "CE",
+                "CF",
+                "CK",
+                "CN",
+                "CNE",
+                "CP",
+                "CWE",
+                "CX",
+                "DR",
+                "DT",
+                "DTM",
+                "ED",
+                "FT",
+                "ID",
+                "IS",
+                "MA",
+                "MO",
+                "NA",
+                "NM",
+                "PN",
+                "RP",
+                "SN",
+                "ST",
+                "TM",
+                "TN",
+                "TS",
+                "TX",
+                "XAD",
+                "XCN",
+                "XON",
+                "XPN",
+                "XTN",
+            }
+        ),
+    ),
     ("OBX", 11): ("0085", frozenset({"A", "C", "D", "F", "I", "N", "O", "P", "R", "S", "U", "W", "X"})),
     ("MSA", 1): ("0008", frozenset({"AA", "AE", "AR", "CA", "CE", "CR"})),
     ("TXA", 17): ("0271", frozenset({"AU", "DI", "DO", "IN", "IP", "LA", "PA"})),

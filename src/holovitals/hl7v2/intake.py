@@ -1,0 +1,218 @@
+"""What happens to one received frame before it is stored: decode, parse, validate, filter, convert.
+
+Pure CPU and no I/O, so the listener can run it in its event loop or in worker processes, and a
+reprocess runs exactly the same steps. The result says how to store the message (status, reason)
+and carries the ACK to send once it is stored; the ACK never depends on the database, except for
+a storage failure, which the pipeline answers itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from holovitals.logs import get_logger
+from holovitals.store.resources import IncomingResource, InvalidResource
+
+from .ack import ack_code, build_ack, build_reject, wants_ack
+from .channels import FilterRule, passes
+from .errors import HL7Error, HL7Issue, HL7Location, HL7ParseError, HL7ValidationError
+from .message import CHARSETS, Message, _declared_charset, decode_message, parse
+from .mllp import encode
+from .validate import find_issues
+
+log = get_logger(__name__)
+
+RECEIVED = "RECEIVED"
+FILTERED = "FILTERED"
+ERROR = "ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeOptions:
+    """The part of a channel intake needs (plain data, cheap to send to a worker process)."""
+
+    channel: str = "default"
+    strict: bool = True
+    rules: tuple[FilterRule, ...] = ()
+    convert: bool = True
+
+
+@dataclass(slots=True)
+class Intake:
+    """One received message, ready to store: header fields, status, reason, ACK, FHIR resources."""
+
+    raw: str
+    status: str  # RECEIVED, FILTERED or ERROR
+    error: str | None = None
+    control_id: str | None = None
+    message_type: str | None = None
+    version: str | None = None
+    sending_application: str | None = None
+    sending_facility: str | None = None
+    patient_id: str | None = None
+    ack: bytes | None = None  # framed; None when the sender asked for none
+    ack_code: str | None = None  # the outcome's MSA-1 code, recorded even when no ACK is sent
+    app_ack: str | None = None  # enhanced mode: MSH-16 (AL, ER, SU) when an application ACK is wanted
+    resources: list[IncomingResource] | None = None
+    conversion_error: str | None = None
+    storable: bool = True  # False: not text at all; nothing is stored and the connection is closed
+    log_reason: str | None = field(default=None, repr=False)
+
+    def __reduce__(self):
+        # Worker processes send these back by the thousand: plain tuples pickle several times
+        # faster than dataclass instances (measured: 220 -> 40 us per converted ADT^A01).
+        values = [getattr(self, name) for name in _FIELDS]
+        if self.resources is not None:
+            values[_RESOURCES] = [tuple(getattr(r, f) for f in _RESOURCE_FIELDS) for r in self.resources]
+        return _rebuild, (tuple(values),)
+
+    @property
+    def accepted(self) -> bool:
+        """The sender was (or would have been, under MSH-15 NE) told the message is accepted."""
+        return self.ack_code in ("AA", "CA")
+
+
+_FIELDS = tuple(f.name for f in fields(Intake))
+_RESOURCES = _FIELDS.index("resources")
+_RESOURCE_FIELDS = tuple(f.name for f in fields(IncomingResource))
+
+
+def _rebuild(values: tuple) -> Intake:
+    item = Intake(*values)
+    if item.resources is not None:
+        item.resources = [IncomingResource(*r) for r in item.resources]
+    return item
+
+
+def intake(payload: bytes, options: IntakeOptions) -> Intake:
+    """Everything we can decide about a frame without the database."""
+    if b"\x00" in payload:
+        reason = "frame holds NUL bytes: binary data, not HL7 text"
+        return Intake(raw="", status=ERROR, error=reason, storable=False, log_reason=reason)
+    text = decode_message(payload)
+    try:
+        message = parse(text)
+    except HL7ParseError as exc:
+        return _unparsable(text, exc)
+    item = _header(text, message)
+    problem = _charset_problem(payload)
+    if problem is not None:
+        return _refused(item, message, problem)
+    if options.strict:
+        issues = [i for i in find_issues(message) if i.severity == "E"]
+        if issues:
+            return _refused(item, message, HL7ValidationError(issues))
+    if not passes(options.rules, item.message_type or "", item.sending_facility or "", item.sending_application or ""):
+        item.status = FILTERED
+    _accept(item, message)
+    if options.convert and item.status == RECEIVED:
+        item.resources, item.conversion_error = convert_message(message)
+        if item.conversion_error:
+            item.status, item.error = ERROR, item.conversion_error
+    return item
+
+
+def intake_batch(payloads: list[bytes], options: IntakeOptions) -> list[Intake]:
+    """Intake for many frames in one call (one round trip to a worker process)."""
+    return [intake(p, options) for p in payloads]
+
+
+def convert_message(message: Message) -> tuple[list[IncomingResource] | None, str | None]:
+    """FHIR resources for the store, or the reason there are none (value-free: it is logged and stored)."""
+    try:
+        from .to_fhir import convert
+    except ImportError:
+        return None, "FHIR conversion is not available in this installation"
+    try:
+        result = convert(message)
+        return [IncomingResource.from_dict(r) for r in result.resources], None
+    except HL7Error as exc:
+        return None, f"conversion failed: {exc}"
+    except InvalidResource as exc:
+        return None, f"conversion produced an invalid resource: {exc}"
+    except Exception as exc:  # a converter bug must not lose the message: it stays stored for reprocess
+        log.error("hl7 conversion crashed", error_type=type(exc).__name__)
+        return None, f"conversion failed: internal error ({type(exc).__name__})"
+
+
+# ---------------------------------------------------------------- internals
+
+
+def _header(text: str, message: Message) -> Intake:
+    msh = message.msh
+    message_type = msh.get("9.1") or None
+    trigger = msh.get("9.2")
+    if message_type and trigger:
+        message_type = f"{message_type}^{trigger}"
+    return Intake(
+        raw=text,
+        status=RECEIVED,
+        control_id=_cap(message.control_id, 100),
+        message_type=_cap(message_type, 20),
+        version=_cap(message.version, 10),
+        sending_application=_cap(msh.value("3.1"), 200),
+        sending_facility=_cap(msh.value("4.1"), 200),
+        patient_id=_cap(message.value("PID-3.1"), 100),
+    )
+
+
+def _cap(value: str | None, size: int) -> str | None:
+    return value[:size] if value else None
+
+
+def _accept(item: Intake, message: Message) -> None:
+    item.ack_code = ack_code(message, "accept")
+    if wants_ack(message, "accept"):
+        item.ack = encode(build_ack(message))
+    if message.get("MSH-15") or message.get("MSH-16"):
+        condition = message.get("MSH-16.1") or ""
+        item.app_ack = condition if condition in ("AL", "ER", "SU") else None
+
+
+def _refused(item: Intake, message: Message, error: HL7Error) -> Intake:
+    item.status, item.error = ERROR, str(error)
+    item.log_reason = f"refused: {error}"
+    item.ack_code = ack_code(message, error.outcome)
+    if wants_ack(message, error.outcome):
+        item.ack = encode(build_ack(message, error=error))
+    return item
+
+
+def _unparsable(text: str, error: HL7ParseError) -> Intake:
+    ack = build_reject(text, error)
+    return Intake(
+        raw=text,
+        status=ERROR,
+        error=f"not an HL7 message: {error.reason}",
+        control_id=_cap(ack.get("MSA-2"), 100),
+        ack=encode(ack),
+        ack_code="AR",
+        log_reason=f"unparsable: {error.reason}",
+    )
+
+
+_UTF8 = {"utf-8"}
+
+
+def _charset_problem(payload: bytes) -> HL7Error | None:
+    """Bytes that break the character set MSH-18 declares (UTF-8 here: the one that can be checked)."""
+    if CHARSETS.get(_declared_charset(payload)) not in _UTF8:
+        return None
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _EncodingError(f"message is not valid UTF-8 as MSH-18 declares (byte {exc.start})")
+    return None
+
+
+class _EncodingError(HL7Error):
+    code = 102
+    outcome = "reject"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.location = HL7Location("MSH", 1, 18)
+
+    @property
+    def issues(self) -> list[HL7Issue]:
+        return [HL7Issue(102, str(self), self.location)]

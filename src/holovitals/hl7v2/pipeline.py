@@ -1,0 +1,505 @@
+"""The listener's path from frame to store: intake → group commit → ACK → FHIR store → destinations.
+
+Nothing is acknowledged before it is committed. One writer thread owns every database write, so
+SQLite never makes two of our writers wait on each other's lock, and it commits in groups: all the
+frames that arrived while the previous commit ran go into the next transaction, then all their
+ACKs are released at once. Under load a commit carries dozens of messages, so the ACK path costs
+one commit per group, not per message; when idle, a lone message is committed at once (no timer).
+
+Intake (decode, parse, validate, filter, convert to FHIR) runs before the commit, on an intake
+thread or in worker processes, in arrival order; the ACK never waits for more than the commit.
+After the ACKs the writer only writes: one upsert for the FHIR resources of a whole group and one
+status statement. Network destinations run on a delivery thread and report back their outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import multiprocessing
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from holovitals.logs import get_logger
+from holovitals.store.db import transaction
+
+from .ack import build_ack
+from .channels import Channel
+from .destinations import Deliverer, Delivery, DestinationError, ensure_connection, store
+from .errors import HL7Issue
+from .intake import Intake, IntakeOptions, intake, intake_batch
+from .message import parse
+from .message_store import (
+    Status,
+    StatusUpdate,
+    delivery_of,
+    final_status,
+    insert_messages,
+    last_pk,
+    options_for,
+    set_status,
+    unfinished,
+)
+from .mllp import encode
+
+log = get_logger(__name__)
+
+#: Frames handed to an intake worker in one call: big enough to amortise a process round trip.
+POOL_CHUNK = 128
+
+
+@dataclass(slots=True)
+class Receipt:
+    """What the connection does once a frame is dealt with: send ``ack`` (if any), maybe close."""
+
+    ack: bytes | None
+    pk: int | None = None
+    duplicate: bool = False
+    close: bool = False
+
+
+Done = Callable[[Receipt], Any]
+AppAck = Callable[[str, str | None], Any]
+
+
+@dataclass
+class ChannelStats:
+    received: int = 0
+    accepted: int = 0
+    refused: int = 0
+    duplicates: int = 0
+    filtered: int = 0
+    transformed: int = 0
+    sent: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass(eq=False)  # hashed by identity: one per registered channel
+class ChannelRuntime:
+    """A channel as the pipeline runs it: its tenant, intake options, store connection and counters."""
+
+    channel: Channel
+    org_id: str
+    options: IntakeOptions = field(init=False)
+    connection_id: str | None = None
+    stats: ChannelStats = field(default_factory=ChannelStats)
+
+    def __post_init__(self) -> None:
+        self.options = options_for(self.channel)
+
+    @property
+    def name(self) -> str:
+        return self.channel.name
+
+
+@dataclass(slots=True)
+class _Job:
+    rt: ChannelRuntime
+    item: Intake
+    done: Done | None = None
+    app_ack: AppAck | None = None
+    pk: int | None = None
+
+
+class Pipeline:
+    """Shared by every channel of one listener process. ``submit`` is called on the event loop."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, workers: int = 0, deliver_attempts: int = 3) -> None:
+        self.sessions = sessions
+        self.workers = workers
+        self.runtimes: dict[str, ChannelRuntime] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[tuple[ChannelRuntime, bytes, Done | None, AppAck | None]] = []
+        self._flush_scheduled = False
+        self._pool: concurrent.futures.Executor | None = None
+        self._ordered: deque[tuple[concurrent.futures.Future, list]] = deque()
+        self._order_lock = threading.Lock()
+        self._writer = _Writer(self, deliver_attempts)
+
+    def register(self, channel: Channel, org_id: str) -> ChannelRuntime:
+        if channel.name in self.runtimes:
+            raise ValueError(f"channel {channel.name!r} is registered twice")
+        rt = self.runtimes[channel.name] = ChannelRuntime(channel, org_id)
+        return rt
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the writer (which first resumes unfinished messages) and the worker processes."""
+        self._loop = loop
+        if self.workers > 0:
+            # spawn, not fork: this process already runs threads, and a forked child inherits their locks.
+            context = multiprocessing.get_context("spawn")
+            self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context)
+            for f in [self._pool.submit(intake_batch, [], IntakeOptions()) for _ in range(self.workers)]:
+                f.result()  # import everything now, not on the first message
+        else:
+            # One intake thread: conversion is CPU work, and running it on the event loop would stall
+            # every connection's reads and ACKs for the length of a batch.
+            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hl7-intake")
+        self._writer.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish what was received (stored, acknowledged, processed), then stop the threads."""
+        self._flush()
+        with self._order_lock:
+            waiting = [f for f, _ in self._ordered]
+        concurrent.futures.wait(waiting, timeout=timeout)
+        self._writer.stop(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing received is still waiting to be stored, processed or delivered."""
+        return not self._pending and not self._ordered and self._writer.idle
+
+    # -- intake (event loop thread) --------------------------------------------------------
+
+    def submit(self, rt: ChannelRuntime, payload: bytes, done: Done, app_ack: AppAck | None = None) -> None:
+        """Take a frame; ``done(receipt)`` is called on the loop once it is stored (or refused)."""
+        self._pending.append((rt, payload, done, app_ack))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)  # type: ignore[union-attr]
+
+    def _flush(self) -> None:
+        """Every frame received in this turn of the event loop goes to intake as one batch."""
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        if self._pool is None:  # not started (or stopped): do it here
+            self._writer.put([_Job(rt, intake(p, rt.options), d, a) for rt, p, d, a in pending])
+            return
+        for start in range(0, len(pending), POOL_CHUNK):
+            chunk = pending[start : start + POOL_CHUNK]
+            for rt, group in _by_channel(chunk).items():
+                future = self._pool.submit(intake_batch, [p for _, p, _, _ in group], rt.options)
+                with self._order_lock:
+                    self._ordered.append((future, group))
+                future.add_done_callback(self._intake_done)
+
+    def _intake_done(self, _future: concurrent.futures.Future) -> None:
+        """Hand finished batches to the writer in arrival order (messages for one patient stay in order)."""
+        with self._order_lock:
+            while self._ordered and self._ordered[0][0].done():
+                future, group = self._ordered.popleft()
+                try:
+                    items = future.result()
+                except Exception as exc:  # a dead worker must not lose frames: do their intake here
+                    log.error("hl7 intake worker failed", error_type=type(exc).__name__)
+                    items = [intake(p, rt.options) for rt, p, _, _ in group]
+                self._writer.put([_Job(rt, item, d, a) for (rt, _, d, a), item in zip(group, items, strict=True)])
+
+    # -- back to the event loop ------------------------------------------------------------
+
+    def _call_loop(self, callback: Callable[..., Any], *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            # RuntimeError: the loop closed while we were committing; its connections are gone.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(callback, *args)
+
+
+def _by_channel(chunk: list) -> dict[ChannelRuntime, list]:
+    groups: dict[ChannelRuntime, list] = {}
+    for entry in chunk:
+        groups.setdefault(entry[0], []).append(entry)
+    return groups
+
+
+def _resolve(receipts: list[tuple[Done, Receipt]]) -> None:
+    for done, receipt in receipts:
+        try:
+            done(receipt)
+        except Exception as exc:
+            log.error("hl7 receipt callback failed", error_type=type(exc).__name__)
+
+
+def _app_acks(calls: list[tuple[AppAck, str, str | None]]) -> None:
+    for callback, status, error in calls:
+        try:
+            callback(status, error)
+        except Exception as exc:
+            log.error("hl7 application ack failed", error_type=type(exc).__name__)
+
+
+def storage_failure_ack(item: Intake) -> bytes | None:
+    """AE/CE 207 for a message we could not store: the sender keeps it and sends it again."""
+    if item.ack is None:
+        return None
+    try:
+        message = parse(item.raw)
+        issue = HL7Issue(207, "message could not be stored; send it again")
+        return encode(build_ack(message, "error", text=issue.message, issues=[issue]))
+    except Exception:
+        return None
+
+
+class _Writer:
+    """The one thread that writes: raw messages (group commit, then ACKs), FHIR upserts, statuses."""
+
+    def __init__(self, pipeline: Pipeline, deliver_attempts: int) -> None:
+        self.pipeline = pipeline
+        self._cond = threading.Condition()
+        self._jobs: list[_Job] = []
+        self._updates: list[tuple[ChannelRuntime, StatusUpdate, AppAck | None]] = []
+        self._backlog: deque[_Job] = deque()
+        self._stopping = False
+        self._busy = False
+        self._recover: dict[str, tuple[int, int]] = {}  # channel -> (last pk resumed, last pk to resume)
+        self._thread = threading.Thread(target=self._run, name="hl7-writer", daemon=True)
+        self._deliveries: queue.Queue[tuple[ChannelRuntime, _Job] | None] = queue.Queue()
+        self._in_delivery = 0
+        self._delivery_thread = threading.Thread(target=self._deliver_loop, args=(deliver_attempts,),
+                                                 name="hl7-delivery", daemon=True)  # fmt: skip
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.pipeline.sessions
+
+    @property
+    def idle(self) -> bool:
+        with self._cond:
+            return (not self._jobs and not self._updates and not self._backlog and not self._busy
+                    and not self._recover and self._in_delivery == 0)  # fmt: skip
+
+    def start(self) -> None:
+        # Only what a previous run left: rows this run stores are already in the backlog.
+        with self.sessions() as session:
+            lasts = {name: last_pk(session, rt.org_id, name) for name, rt in self.pipeline.runtimes.items()}
+        self._recover = {name: (0, last) for name, last in lasts.items() if last}
+        self._thread.start()
+        self._delivery_thread.start()
+
+    def stop(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.idle and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout)
+        self._deliveries.put(None)
+        self._delivery_thread.join(timeout)
+
+    def put(self, jobs: list[_Job]) -> None:
+        with self._cond:
+            self._jobs.extend(jobs)
+            self._cond.notify()
+
+    def _put_update(self, rt: ChannelRuntime, update: StatusUpdate, app_ack: AppAck | None) -> None:
+        with self._cond:
+            self._updates.append((rt, update, app_ack))
+            self._cond.notify()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not (self._jobs or self._updates or self._backlog or self._recover or self._stopping):
+                    self._cond.wait(0.5)
+                jobs, self._jobs = self._jobs, []
+                updates, self._updates = self._updates, []
+                stopping = self._stopping
+                self._busy = True
+            try:
+                if jobs:
+                    self._commit(jobs)
+                if updates:
+                    self._apply_updates(updates)
+                if self._backlog:
+                    # Keep pace with intake: process at least as many as were just stored.
+                    self._process(max(64, 2 * len(jobs)))
+                elif self._recover:
+                    self._resume()
+            except Exception as exc:  # never let the writer die: log, keep serving
+                log.error("hl7 writer error", error_type=type(exc).__name__)
+            finally:
+                with self._cond:
+                    self._busy = False
+            if stopping:
+                with self._cond:
+                    if not self._jobs and not self._updates:
+                        return  # a backlog left here is resumed by the next start
+
+    # -- raw messages: group commit, then ACKs ---------------------------------------------
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        storable = [j for j in jobs if j.item.storable]
+        try:
+            with transaction(self.sessions) as session:
+                ids = insert_messages(session, [(j.rt.org_id, j.rt.name, j.item) for j in storable])
+        except Exception as exc:
+            log.error("hl7 group commit failed, storing one by one", error_type=type(exc).__name__,
+                      messages=len(storable))  # fmt: skip
+            ids = [self._commit_one(j) for j in storable]
+        results = iter(ids)
+        receipts: list[tuple[Done, Receipt]] = []
+        app_acks: list[tuple[AppAck, str, str | None]] = []
+        for job in jobs:
+            item, stats = job.item, job.rt.stats
+            stats.received += 1
+            if not item.storable:
+                log.warning("hl7 frame refused, closing connection", channel=job.rt.name, reason=item.log_reason)
+                stats.refused += 1
+                receipt = Receipt(None, close=True)
+            else:
+                stored = next(results)
+                if stored is None:
+                    stats.errors += 1
+                    receipt = Receipt(storage_failure_ack(item), close=item.ack is None)
+                else:
+                    job.pk, duplicate_of = stored
+                    receipt = Receipt(item.ack, job.pk, duplicate_of is not None)
+                    self._count_and_route(job, duplicate_of, app_acks)
+            if job.done is not None:
+                receipts.append((job.done, receipt))
+        if receipts:
+            self.pipeline._call_loop(_resolve, receipts)
+        if app_acks:
+            self.pipeline._call_loop(_app_acks, app_acks)
+
+    def _commit_one(self, job: _Job) -> tuple[int, int | None] | None:
+        try:
+            with transaction(self.sessions) as session:
+                return insert_messages(session, [(job.rt.org_id, job.rt.name, job.item)])[0]
+        except Exception as exc:
+            log.error("hl7 message could not be stored", channel=job.rt.name, error_type=type(exc).__name__)
+            return None
+
+    def _count_and_route(self, job: _Job, duplicate_of: int | None, app_acks: list) -> None:
+        item, stats = job.item, job.rt.stats
+        if duplicate_of is not None:
+            stats.accepted += 1
+            stats.duplicates += 1
+            if job.app_ack and item.app_ack in ("AL", "SU"):
+                app_acks.append((job.app_ack, Status.FILTERED.value, None))
+            return
+        if not item.accepted:
+            stats.refused += 1
+            log.warning("hl7 message refused", channel=job.rt.name, control_id=item.control_id,
+                        ack=item.ack_code, reason=item.log_reason)  # fmt: skip
+            return
+        stats.accepted += 1
+        if item.status == Status.RECEIVED:
+            self._backlog.append(job)
+            return
+        if item.status == Status.FILTERED:
+            stats.filtered += 1
+        else:
+            stats.errors += 1
+            log.warning("hl7 message not converted", channel=job.rt.name, message_id=job.pk, reason=item.error)
+        if job.app_ack and item.app_ack:
+            app_acks.append((job.app_ack, item.status, item.error))
+
+    # -- after the ACK: FHIR store, statuses, deliveries -----------------------------------
+
+    def _process(self, limit: int) -> None:
+        batch = [self._backlog.popleft() for _ in range(min(limit, len(self._backlog)))]
+        groups: dict[str, list[_Job]] = {}
+        for job in batch:
+            groups.setdefault(job.rt.name, []).append(job)
+        for jobs in groups.values():
+            try:
+                self._store_group(jobs[0].rt, jobs)
+            except Exception as exc:
+                log.error("hl7 batch store failed, retrying one by one", error_type=type(exc).__name__)
+                for job in jobs:
+                    try:
+                        self._store_group(job.rt, [job])
+                    except Exception as one_exc:
+                        error = f"store failed: {type(one_exc).__name__}"
+                        app_ack = job.app_ack if job.item.app_ack else None
+                        self._apply_updates([(job.rt, StatusUpdate(job.pk, Status.ERROR.value, error), app_ack)])
+
+    def _store_group(self, rt: ChannelRuntime, jobs: list[_Job]) -> None:
+        channel = rt.channel
+        network = bool(channel.network_destinations)
+        status = Status.QUEUED.value if network else final_status(channel)
+        with transaction(self.sessions) as session:
+            connection_id = rt.connection_id
+            if channel.stores:
+                connection_id = connection_id or ensure_connection(session, rt.org_id, rt.name)
+                store(session, connection_id, rt.name, [r for j in jobs for r in j.item.resources or ()])
+            set_status(session, [StatusUpdate(j.pk, status, final=not network) for j in jobs])  # type: ignore[arg-type]
+        rt.connection_id = connection_id
+        if network:
+            for job in jobs:
+                with self._cond:
+                    self._in_delivery += 1
+                self._deliveries.put((rt, job))
+            return
+        if status == Status.TRANSFORMED:
+            rt.stats.transformed += len(jobs)
+        calls = [(j.app_ack, status, None) for j in jobs if j.app_ack and j.item.app_ack in ("AL", "SU")]
+        if calls:
+            self.pipeline._call_loop(_app_acks, calls)
+
+    def _apply_updates(self, updates: list[tuple[ChannelRuntime, StatusUpdate, AppAck | None]]) -> None:
+        with transaction(self.sessions) as session:
+            set_status(session, [u for _, u, _ in updates])
+        calls = []
+        for rt, update, app_ack in updates:
+            if update.status == Status.ERROR:
+                rt.stats.errors += 1
+            elif update.status == Status.SENT:
+                rt.stats.sent += 1
+            if app_ack is not None:
+                calls.append((app_ack, update.status, update.error))
+        if calls:
+            self.pipeline._call_loop(_app_acks, calls)
+
+    def _deliver_loop(self, attempts: int) -> None:
+        deliverer = Deliverer(attempts=attempts)
+        try:
+            while (entry := self._deliveries.get()) is not None:
+                rt, job = entry
+                update = self._deliver(deliverer, rt, job)
+                self._put_update(rt, update, job.app_ack if job.item.app_ack else None)
+                with self._cond:
+                    self._in_delivery -= 1
+        finally:
+            deliverer.close()
+
+    @staticmethod
+    def _deliver(deliverer: Deliverer, rt: ChannelRuntime, job: _Job) -> StatusUpdate:
+        delivery: Delivery = delivery_of(job.pk, rt.name, job.item)  # type: ignore[arg-type]
+        for destination in rt.channel.network_destinations:
+            try:
+                deliverer.deliver(destination, delivery)
+            except DestinationError as exc:
+                log.warning("hl7 destination failed", channel=rt.name, message_id=job.pk, reason=str(exc))
+                return StatusUpdate(job.pk, Status.ERROR.value, str(exc))  # type: ignore[arg-type]
+        return StatusUpdate(job.pk, Status.SENT.value)  # type: ignore[arg-type]
+
+    # -- resuming what a previous run stored but did not finish ----------------------------
+
+    def _resume(self) -> None:
+        name, (after, upto) = next(iter(self._recover.items()))
+        rt = self.pipeline.runtimes[name]
+        with self.sessions() as session:
+            rows = unfinished(session, rt.org_id, name, after=after, upto=upto, limit=256)
+        if not rows:
+            del self._recover[name]
+            return
+        self._recover[name] = (rows[-1].pk, upto)
+        log.info("hl7 resuming unfinished messages", channel=name, messages=len(rows))
+        for row in rows:
+            item = intake(row.raw.encode("utf-8"), rt.options)
+            job = _Job(rt, item, pk=row.pk)
+            if item.status == Status.RECEIVED:
+                self._backlog.append(job)
+            else:
+                self._put_update(rt, StatusUpdate(row.pk, item.status, item.error), None)

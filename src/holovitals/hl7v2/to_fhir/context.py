@@ -1,0 +1,138 @@
+"""What every mapping function needs to know about the message being converted, in one object.
+
+The context collects the output: resources keyed by ``Type/id`` (so a practitioner named in five
+segments is one resource) and warnings (deduplicated, value-free). Converting is still a pure
+function of the message and the options: a context lives for one ``convert`` call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, timezone, tzinfo
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import HL7Location
+from ..message import Message
+from .errors import ConversionError, missing
+from .ids import make_id, reference
+from .timestamps import V2Time, parse_dtm, to_instant
+
+CONTROL_ID_SYSTEM = "urn:holovitals:hl7v2:control-id"
+
+
+@dataclass
+class Context:
+    message: Message
+    source: str
+    zone: tzinfo
+    systems: Mapping[str, str]
+    meta: dict[str, Any]
+    message_time: V2Time
+    warnings: list[str] = field(default_factory=list)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _keys: dict[tuple[str, ...], int] = field(default_factory=dict)
+
+    @property
+    def message_type(self) -> str:
+        return (self.message.message_type or "").strip()
+
+    @property
+    def trigger(self) -> str:
+        return (self.message.trigger_event or "").strip()
+
+    @property
+    def control_id(self) -> str:
+        return (self.message.control_id or "").strip()
+
+    def warn(self, text: str) -> None:
+        """Record a value-free warning once (the text must name fields and tables, never values)."""
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def resource_id(self, resource_type: str, *key: str | None) -> str:
+        """The deterministic id of a resource known by ``key`` from this message's source."""
+        return make_id(resource_type, self.source, *key)
+
+    def unique_id(self, resource_type: str, *key: str | None) -> str:
+        """Like ``resource_id``, but a key seen before in this message gets an occurrence number,
+        so two OBX a sender numbered alike stay two observations (and stay stable on re-delivery)."""
+        full = (resource_type, *(k or "" for k in key))
+        seen = self._keys.get(full, 0)
+        self._keys[full] = seen + 1
+        if seen:
+            return make_id(resource_type, self.source, *key, f"#{seen + 1}")
+        return make_id(resource_type, self.source, *key)
+
+    def add(self, resource: dict[str, Any]) -> str:
+        """Stamp meta on a resource, keep it, and return its ``Type/id`` reference.
+
+        A shared resource (practitioner, location...) added twice is merged: what the first
+        occurrence lacks, a later one fills in.
+        """
+        ref = reference(resource["resourceType"], resource["id"])
+        existing = self.resources.get(ref)
+        if existing is not None:
+            for key, value in resource.items():
+                existing.setdefault(key, value)
+            return ref
+        stamped = {"resourceType": resource["resourceType"], "id": resource["id"], "meta": _copy_meta(self.meta)}
+        stamped.update((k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta"))
+        self.resources[ref] = stamped
+        return ref
+
+
+def build_context(
+    message: Message,
+    *,
+    source_system: str | None,
+    zone: tzinfo | None,
+    identifier_systems: Mapping[str, str] | None,
+) -> Context:
+    """Read MSH once: the source, the message time (meta.lastUpdated) and the default time zone."""
+    msh = message.msh
+    app = _hd_name(msh.value("3.1"), msh.value("3.2"))
+    facility = _hd_name(msh.value("4.1"), msh.value("4.2"))
+    source = source_system or facility or app
+    if not source:
+        raise ConversionError(
+            "MSH-4 sending facility and MSH-3 sending application are both empty", location=HL7Location("MSH", 1, 4)
+        )
+    message_time = parse_dtm(msh.value("7.1"))
+    if message_time is None or message_time.day is None:
+        raise missing("MSH", 7, "date/time of message")
+    warnings: list[str] = []
+    if zone is None:
+        if message_time.offset is not None:
+            zone = timezone(message_time.offset)
+        else:
+            zone = UTC
+            warnings.append("MSH-7 has no UTC offset and no time zone is configured: timestamps read as UTC")
+    last_updated = to_instant(message_time, zone)
+    meta: dict[str, Any] = {
+        "lastUpdated": last_updated,
+        "source": f"urn:hl7v2:{quote(app or '', safe='')}|{quote(facility or '', safe='')}",
+    }
+    if message.control_id:
+        meta["tag"] = [{"system": CONTROL_ID_SYSTEM, "code": message.control_id.strip()}]
+    return Context(
+        message=message,
+        source=source,
+        zone=zone,
+        systems=dict(identifier_systems or {}),
+        meta=meta,
+        message_time=message_time,
+        warnings=warnings,
+    )
+
+
+def _hd_name(namespace: str | None, universal: str | None) -> str | None:
+    return (namespace or "").strip() or (universal or "").strip() or None
+
+
+def _copy_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    copied = dict(meta)
+    if "tag" in copied:
+        copied["tag"] = [dict(t) for t in copied["tag"]]
+    return copied
