@@ -14,6 +14,7 @@ from holovitals.store import migrate
 from holovitals.store.db import make_engine
 
 CLI = [sys.executable, "-m", "holovitals.cli"]
+HEAD = sorted(p.name.split("_")[0] for p in migrate.MIGRATIONS_DIR.glob("versions/0*.py"))[-1]
 KEY = re.compile(r"hv_[0-9a-f]{12}_[A-Za-z0-9_\-]+")
 
 
@@ -49,7 +50,7 @@ def test_every_command_has_help(env):
 def test_upgrade_seed_downgrade_on_a_fresh_database(env):
     up = hv(env, "db", "upgrade")
     assert up.returncode == 0, up.stderr
-    assert "database at revision 0002" in up.stdout
+    assert f"database at revision {HEAD}" in up.stdout
     seeded = hv(env, "db", "seed")
     assert seeded.returncode == 0, seeded.stderr
     assert "seeded 7 roles, 8 permissions, 5 retention policies" in seeded.stdout
@@ -64,7 +65,7 @@ def test_upgrade_seed_downgrade_on_a_fresh_database(env):
 def test_commands_on_an_unmigrated_database_say_what_to_run(env):
     proc = hv(env, "audit", "tail")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "error: database schema is at base, expected 0002: run `holovitals db upgrade`"
+    assert proc.stderr.strip() == f"error: database schema is at base, expected {HEAD}: run `holovitals db upgrade`"
 
 
 def test_an_unreachable_database_is_one_clear_line(env):
@@ -95,10 +96,24 @@ def test_a_missing_keyring_is_a_clear_error(env):
     assert "no keyring at" in proc.stderr and "holovitals keys init" in proc.stderr
 
 
-def test_demo_once_initialises_a_seeded_database(env):
-    proc = hv(env, "demo", "--once")
-    assert proc.returncode == 0, proc.stderr
-    assert "database" not in proc.stderr
+def test_demo_once_connects_both_flavours_and_syncs_full_then_incremental(env):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run(
+        [*CLI, "demo", "--once", "--patients", "3"],
+        capture_output=True,
+        text=True,
+        env=env | {"HOLOVITALS_SANDBOX_PORT": str(port)},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len(KEY.findall(proc.stdout)) == 1
-    tail = hv(env, "audit", "tail")
-    assert tail.returncode == 0, tail.stderr
+    assert "connected Epic sandbox (demo): SMART PKCE launch complete" in proc.stdout
+    assert "connected Oracle Health sandbox (demo): SMART PKCE launch complete" in proc.stdout
+    table = [line for line in proc.stdout.splitlines() if line.startswith("│")]
+    assert [line.split("│")[2].strip() for line in table] == ["full", "full", "incremental", "incremental"]
+    assert all("completed" in line for line in table)
+    assert "Traceback" not in proc.stderr

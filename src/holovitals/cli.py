@@ -11,8 +11,13 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from holovitals.config import SettingsError, get_settings
+from holovitals.hl7v2.cli import app as hl7_app
+from holovitals.hub.connect_cli import connect
+from holovitals.sandbox.cli import app as sandbox_app
 from holovitals.security.secretbox import SecretBoxError
 from holovitals.store.db import DatabaseUnavailable
+from holovitals.sync import cli as sync_cli
+from holovitals.vendors.cli import app as vendors_app
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -28,8 +33,16 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(hl7_app, name="hl7")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(vendors_app, name="vendors")
+app.command("connect")(connect)
+app.add_typer(sync_cli.sync_app, name="sync")
+app.add_typer(sync_cli.resources_app, name="resources")
+app.command("worker")(sync_cli.worker)
 
-out = Console()
+# Piped output (CI logs, `| tee`) gets room for the tables instead of rich's 80-column default.
+out = Console() if sys.stdout.isatty() else Console(width=120)
 err = Console(stderr=True)
 
 
@@ -154,6 +167,34 @@ def keys_init() -> None:
     out.print(f"{'created' if created else 'using'} keyring {where}, active key {keyring.active}")
 
 
+@keys_app.command("jwks")
+def keys_jwks(
+    private_key: Annotated[
+        list[str], typer.Argument(help="Private key files (PEM or JWK JSON) used for SMART backend services")
+    ],
+    alg: Annotated[str, typer.Option(help="RS384 or ES384")] = "RS384",
+    kid: Annotated[str | None, typer.Option(help="Key id (default: the RFC 7638 thumbprint)")] = None,
+) -> None:
+    """Print the public JWKS to register with a vendor (never the private parts)."""
+    import json
+    from pathlib import Path
+
+    from holovitals.fhir.backend import jwk_from_pem, jwks_document
+
+    keys = []
+    for name in private_key:
+        path = Path(name)
+        if not path.is_file():
+            raise CliError(f"{name}: no such key file")
+        text = path.read_text()
+        try:
+            jwk = json.loads(text) if text.lstrip().startswith("{") else jwk_from_pem(text, alg=alg, kid=kid)
+        except (ValueError, TypeError) as exc:
+            raise CliError(f"{name}: not a PEM or JWK private key ({type(exc).__name__})") from None
+        keys.append(jwk)
+    typer.echo(json.dumps(jwks_document(keys), indent=2))
+
+
 @keys_app.command("list")
 def keys_list() -> None:
     """Key ids in the keyring and how many stored secrets each seals."""
@@ -266,17 +307,21 @@ def serve(
 
 @app.command()
 def demo(
-    once: Annotated[bool, typer.Option("--once", help="Set up and exit instead of serving")] = False,
+    once: Annotated[bool, typer.Option("--once", help="Exit after syncing instead of serving the API")] = False,
+    patients: Annotated[int, typer.Option(min=1, max=10000, help="Synthetic patients in the sandbox")] = 10,
 ) -> None:
-    """Initialise a seeded database, then serve the API."""
+    """Sandbox EHR, SMART connections to its Epic and Oracle Health flavours, full and incremental sync."""
+    from holovitals.demo import run_demo
+    from holovitals.logs import configure_logging
     from holovitals.store import migrate
 
+    settings = get_settings()
+    # The demo narrates itself; routine INFO lines from the sandbox and the worker would bury it.
+    configure_logging("WARNING" if settings.log_level.value == "INFO" else settings.log_level.value)
     ctx = _ctx()
     migrate.upgrade(ctx.engine)
     print_owner_key(seed_database(ctx))
-    if not once:
-        s = ctx.settings
-        _serve(s.api_host, s.api_port)
+    raise typer.Exit(run_demo(ctx, once=once, patients=patients, console=out))
 
 
 @app.command()
@@ -291,7 +336,7 @@ def main() -> None:
     """Entry point: known failures become one line on stderr and exit status 1."""
     try:
         app()
-    except (CliError, SettingsError, SecretBoxError, DatabaseUnavailable) as exc:
+    except (CliError, sync_cli.CliError, SettingsError, SecretBoxError, DatabaseUnavailable) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     except SQLAlchemyError as exc:

@@ -15,6 +15,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HOME = Path(".holovitals")
+QUEUE_NAMES = ("sync-jobs", "webhook-processing", "conflict-resolution", "data-transformation")
+DEFAULT_QUEUE_WORKERS = {"sync-jobs": 5, "webhook-processing": 10, "conflict-resolution": 3, "data-transformation": 10}
 
 
 class LogFormat(StrEnum):
@@ -59,6 +61,21 @@ class Settings(BaseSettings):
     mllp_port: int = Field(2575, ge=1, le=65535)
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(8100, ge=1, le=65535)
+    queue_workers: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_QUEUE_WORKERS),
+        description='Worker threads per queue, e.g. {"sync-jobs": 5}',
+    )
+    sync_max_attempts: int = Field(3, ge=1, le=20, description="Attempts per sync job before it fails")
+    sync_retry_base_seconds: float = Field(2.0, ge=0, le=3600, description="First retry delay; doubles each time")
+    sync_lease_seconds: int = Field(60, ge=5, le=3600, description="A running job silent this long is resumed")
+    sync_concurrency: int = Field(4, ge=1, le=64, description="Concurrent requests per connection during a sync")
+    sync_interval_hours: float = Field(24, ge=1, le=168, description="Default scheduled incremental sync interval")
+    http_max_attempts: int = Field(5, ge=1, le=20, description="Tries per FHIR request before a page fails")
+    http_backoff_seconds: float = Field(0.5, ge=0, le=60, description="First back-off between tries; grows to 30 s")
+    documents_max_bytes: int = Field(20_000_000, ge=1, description="Largest attachment downloaded during a sync")
+    hl7_retention_days: float = Field(
+        90, ge=0, le=36500, description="`holovitals hl7 purge` deletes stored HL7 v2 messages older than this"
+    )
     db_pool_size: int = Field(10, ge=1, le=500)
     upsert_batch_size: int = Field(1000, ge=1, le=10000)
 
@@ -75,6 +92,16 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
             raise ValueError("must start with sqlite://, redis:// or memory://")
         return value
+
+    @field_validator("queue_workers")
+    @classmethod
+    def _known_queues(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = set(value) - set(QUEUE_NAMES)
+        if unknown:
+            raise ValueError(f"unknown queue {sorted(unknown)[0]!r}; queues are {', '.join(QUEUE_NAMES)}")
+        if any(n < 1 or n > 256 for n in value.values()):
+            raise ValueError("worker counts must be between 1 and 256")
+        return {**DEFAULT_QUEUE_WORKERS, **value}
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from holovitals import __version__
 from holovitals.api.problems import install_problem_handlers
-from holovitals.api.routers import audit, connections, health, keys, resources
+from holovitals.api.routers import audit, connections, ehr_connect, health, hl7, keys, resources, sync
 from holovitals.context import AppContext
 
 
@@ -20,6 +20,6 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
-    for module in (health, resources, connections, keys, audit):
+    for module in (health, resources, connections, ehr_connect, keys, audit, sync, hl7):
         app.include_router(module.router)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -69,6 +69,7 @@ class Access:
     principal: Principal
     ctx: AppContext
     request: Request
+    pending: list[AuditEvent] = field(default_factory=list)
 
     def audit(
         self,
@@ -81,9 +82,11 @@ class Access:
         detail: str | None = None,
         session: Session | None = None,
     ) -> None:
-        """Record one access. Pass the request's session for a successful change so the change and its
-        audit row commit together; without one the row gets its own transaction, so a denied or failed
-        access is on record after the request rolls back."""
+        """Record one access. Pass the request's session for a successful access so the change and its
+        audit row commit together. Without one (a denied or failed access) the row is written in its
+        own transaction once the request's transaction has ended, so it survives the rollback, and it
+        never waits on the write lock the request itself holds (SQLite).
+        """
         event = AuditEvent(
             org_id=self.principal.org_id,
             actor=self.principal.actor,
@@ -98,22 +101,37 @@ class Access:
         )
         if session is not None:
             record(session, event)
+        else:
+            self.pending.append(event)
+
+    def flush(self) -> None:
+        if not self.pending:
             return
+        events, self.pending = self.pending, []
         with transaction(self.ctx.sessions) as own:
-            record(own, event)
+            for event in events:
+                record(own, event)
 
 
-def require(permission: Permission) -> Callable[..., Access]:
-    """Dependency factory: the caller must hold ``permission``; PHI denials are audited."""
+def require(permission: Permission) -> Callable[..., Iterator[Access]]:
+    """Dependency factory: the caller must hold ``permission``; PHI denials are audited.
+
+    Routes declare this before their session, so FastAPI tears it down after the session: pending
+    audit rows are written once the request's own transaction has committed or rolled back.
+    """
 
     def dependency(
         request: Request, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
-    ) -> Access:
+    ) -> Iterator[Access]:
         access = Access(principal=principal, ctx=ctx, request=request)
         if not principal.can(permission):
             if permission in PHI_PERMISSIONS:
                 access.audit("access", "denied", detail=f"{request.method} {request.url.path} needs {permission}")
+                access.flush()
             raise Problem(403, "Forbidden", f"this API key's role ({principal.role}) lacks {permission}")
-        return access
+        try:
+            yield access
+        finally:
+            access.flush()
 
     return dependency

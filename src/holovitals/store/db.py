@@ -31,6 +31,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn) -> None:
+    # A deferred transaction that reads first cannot become the writer once another connection has
+    # committed since its read (SQLITE_BUSY at once, busy_timeout or not). Write transactions
+    # therefore take the write lock up front and queue politely behind each other.
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """An engine with our JSON handling; creates the SQLite folder when needed."""
     url = normalise_database_url(url)
@@ -47,7 +55,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # Let SQLAlchemy issue BEGIN itself so transactions are real (pysqlite defers them otherwise).
         event.listen(engine, "connect", lambda c, _r: setattr(c, "isolation_level", None))
-        event.listen(engine, "begin", lambda c: c.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **kwargs)
     return engine
@@ -71,6 +79,10 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
+    """A write transaction: committed on success, rolled back on any error.
+
+    On SQLite it begins IMMEDIATE (see ``_sqlite_begin``); plain ``factory()`` sessions are readers.
+    """
     with factory() as session, session.begin():
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         yield session

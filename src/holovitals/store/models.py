@@ -159,12 +159,15 @@ class Resource(Base):
     ``body`` is the JSON the source sent. ``local_version`` counts our own writes to the row (1 on
     insert), which tells a batch upsert what it created versus updated. Superseded versions are
     copied to ``resource_versions`` by a database trigger, so no code path can skip history.
+
+    There is deliberately no index on ``last_updated``: it cost a quarter of every write (8 of
+    32 us a row, measured with bench/store_upsert.py), and only date filters of the resource list
+    use it, which the (connection, type, id) key narrows well enough.
     """
 
     __tablename__ = "resources"
     __table_args__ = (
         UniqueConstraint("connection_id", "resource_type", "resource_id", name="uq_resources_key"),
-        Index("ix_resources_type_updated", "connection_id", "resource_type", "last_updated"),
         Index("ix_resources_patient", "connection_id", "patient_id"),
     )
     pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -220,6 +223,8 @@ class SyncJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     task_id: Mapped[str | None] = mapped_column(String(64))
+    worker_id: Mapped[str | None] = mapped_column(String(100))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # lease: stale means the worker died
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -377,10 +382,15 @@ class FieldMapping(Base):
 
 
 class Hl7Message(Base):
+    """One HL7 v2 message as received (raw text kept verbatim), stored before it is acknowledged."""
+
     __tablename__ = "hl7_messages"
     __table_args__ = (
         Index("ix_hl7_messages_control", "sending_facility", "control_id"),
         Index("ix_hl7_messages_type", "message_type", "received_at"),
+        Index("ix_hl7_messages_org_received", "org_id", "received_at"),
+        Index("ix_hl7_messages_org_status", "org_id", "status", "received_at"),
+        Index("ix_hl7_messages_org_patient", "org_id", "patient_id"),
     )
     pk: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[str] = _org()
@@ -395,6 +405,7 @@ class Hl7Message(Base):
     status: Mapped[str] = mapped_column(String(20), default="RECEIVED")
     error: Mapped[str | None] = mapped_column(Text)
     duplicate_of: Mapped[int | None] = mapped_column(BigInteger)
+    ack_code: Mapped[str | None] = mapped_column(String(2))  # what we answered: AA AE AR CA CE CR, None if no ACK
     received_at: Mapped[datetime] = _created()
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -445,9 +456,38 @@ class AuditEntry(Base):
     at: Mapped[datetime] = _created()
 
 
+# ---------------------------------------------------------------- OAuth
+
+
+class OAuthAuthorization(Base):
+    """A SMART authorization in flight: started, waiting for the browser to come back with a code.
+
+    Only sha256(state) is stored, so reading the table never yields a state that completes a grant;
+    the PKCE verifier and any client secret are sealed. A row lives minutes: deleted when the code is
+    redeemed (or the attempt fails), refused once ``expires_at`` has passed.
+    """
+
+    __tablename__ = "oauth_authorizations"
+    id: Mapped[str] = _id()
+    org_id: Mapped[str] = _org()
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    vendor: Mapped[str] = mapped_column(String(50))
+    base_url: Mapped[str] = mapped_column(String(500))
+    tenant: Mapped[str | None] = mapped_column(String(200))
+    client_id: Mapped[str] = mapped_column(String(200))
+    redirect_uri: Mapped[str] = mapped_column(String(1000))
+    scopes: Mapped[str] = mapped_column(Text)  # as requested; the granted ones come with the token
+    name: Mapped[str | None] = mapped_column(String(200))  # the connection's name, when one was asked for
+    code_verifier_enc: Mapped[str | None] = mapped_column(Text)
+    client_secret_enc: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = _created()
+
+
 # Every column holding secret-box ciphertext. Key rotation walks exactly this list.
 ENCRYPTED_COLUMNS: dict[type[Base], tuple[str, ...]] = {
     Connection: ("credentials_enc", "access_token_enc", "refresh_token_enc"),
     WebhookConfig: ("secret_enc",),
     Integration: ("credentials_enc",),
+    OAuthAuthorization: ("code_verifier_enc", "client_secret_enc"),
 }

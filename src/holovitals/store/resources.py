@@ -52,7 +52,8 @@ class IncomingResource:
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> IncomingResource:
         """From a parsed resource (a Bundle entry, an NDJSON line, a converted HL7 message)."""
-        return cls._build(body, orjson.dumps(body).decode())
+        raw = orjson.dumps(body)
+        return cls.from_parts(body, raw.decode(), raw)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> IncomingResource:
@@ -61,11 +62,13 @@ class IncomingResource:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise InvalidResource(f"not valid JSON ({exc.msg} at position {exc.pos})") from None
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        return cls._build(body, text)
+        if isinstance(raw, bytes):
+            return cls.from_parts(body, raw.decode(), raw)
+        return cls.from_parts(body, raw, raw.encode())
 
     @classmethod
-    def _build(cls, body: Any, text: str) -> IncomingResource:
+    def from_parts(cls, body: Any, text: str, raw: bytes) -> IncomingResource:
+        """From a parsed resource and the exact text (and its bytes) it was parsed from."""
         if not isinstance(body, dict):
             raise InvalidResource("a resource must be a JSON object")
         rtype = body.get("resourceType")
@@ -85,7 +88,7 @@ class IncomingResource:
             resource_type=rtype,
             resource_id=rid,
             text=text,
-            content_hash=hashlib.sha256(text.encode()).hexdigest(),
+            content_hash=hashlib.sha256(raw).hexdigest(),
             version_id=version_id,
             version_num=int(version_id) if version_id and version_id.isdigit() and len(version_id) < 18 else None,
             last_updated=parse_instant(meta.get("lastUpdated"), f"{rtype}/{rid} meta.lastUpdated"),

@@ -456,9 +456,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("resources", schema=None) as batch_op:
         batch_op.create_index("ix_resources_patient", ["connection_id", "patient_id"], unique=False)
-        batch_op.create_index(
-            "ix_resources_type_updated", ["connection_id", "resource_type", "last_updated"], unique=False
-        )
 
     op.create_table(
         "sync_jobs",
@@ -477,6 +474,8 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("max_attempts", sa.Integer(), nullable=False),
         sa.Column("task_id", sa.String(length=64), nullable=True),
+        sa.Column("worker_id", sa.String(length=100), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
@@ -674,7 +673,6 @@ def downgrade() -> None:
 
     op.drop_table("sync_jobs")
     with op.batch_alter_table("resources", schema=None) as batch_op:
-        batch_op.drop_index("ix_resources_type_updated")
         batch_op.drop_index("ix_resources_patient")
 
     op.drop_table("resources")
