@@ -42,6 +42,22 @@ def live() -> Iterator[tuple[Switch, str, httpx.Client]]:
         yield switch, server.url, client
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[Switch, str]]:
+    """A real HTTP server for one test module; each test plugs its own app into the switch."""
+    switch = Switch()
+    with SandboxServer(switch) as running:
+        yield switch, running.url
+
+
+@pytest.fixture(scope="module")
+def hook_server() -> Iterator[tuple[Switch, str]]:
+    """A second server, for the client side of a conversation (a webhook receiver)."""
+    switch = Switch()
+    with SandboxServer(switch) as running:
+        yield switch, running.url
+
+
 @pytest.fixture(scope="session")
 def template_store() -> SandboxStore:
     """The generated population, loaded once; every sandbox gets its own clone."""

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from holovitals.sandbox.bulk import BulkExporter
@@ -28,36 +25,6 @@ PLAIN = "/fhir/r4"
 EPIC = "/epic/api/FHIR/R4"
 ECW = "/ecw/fhir/r4/{practice}"
 CERNER = "/cerner/r4/{tenant}"
-
-
-class Switchboard:
-    """One ASGI app per module's server; each test plugs in its own freshly built app."""
-
-    def __init__(self) -> None:
-        self.app: FastAPI | None = None
-
-    async def __call__(self, scope, receive, send) -> None:
-        assert self.app is not None, "no app plugged in"
-        await self.app(scope, receive, send)
-
-
-@contextmanager
-def live_server(app) -> Iterator[str]:
-    """uvicorn on a free port in a background thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 @dataclass
@@ -95,13 +62,6 @@ class Sandbox:
 
     def resources(self, manifest: dict, key: str = "output") -> list[dict]:
         return [r for item in manifest[key] for r in self.lines(item["url"])]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Switchboard, str]]:
-    board = Switchboard()
-    with live_server(board) as root:
-        yield board, root
 
 
 @pytest.fixture

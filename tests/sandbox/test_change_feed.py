@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import orjson
 import pytest
 import typer
-import uvicorn
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
@@ -21,36 +17,6 @@ from holovitals.sandbox.changes import Mutator, changes_router
 from holovitals.sandbox.generator import generate_population
 from holovitals.sandbox.mutate_cli import mutate
 from holovitals.sandbox.store import SandboxStore, parse_instant
-
-
-class Switchboard:
-    """One ASGI app per module's server; each test plugs in its own freshly built app."""
-
-    def __init__(self) -> None:
-        self.app: FastAPI | None = None
-
-    async def __call__(self, scope, receive, send) -> None:
-        assert self.app is not None, "no app plugged in"
-        await self.app(scope, receive, send)
-
-
-@contextmanager
-def live_server(app) -> Iterator[str]:
-    """uvicorn on a free port in a background thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 def loaded_store(patients: int = 4) -> SandboxStore:
@@ -62,13 +28,6 @@ def loaded_store(patients: int = 4) -> SandboxStore:
 @pytest.fixture
 def store() -> SandboxStore:
     return loaded_store()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Switchboard, str]]:
-    board = Switchboard()
-    with live_server(board) as root:
-        yield board, root
 
 
 @pytest.fixture

@@ -84,9 +84,21 @@ def test_every_resource_validates_against_its_fhir_r4b_model(population):
 def test_population_covers_every_resource_type_the_sandbox_serves(population):
     kinds = {r["resourceType"] for r in population}
     assert kinds >= {
-        "Patient", "Encounter", "Condition", "Observation", "MedicationRequest", "AllergyIntolerance",
-        "Immunization", "Procedure", "DiagnosticReport", "DocumentReference", "Binary", "CarePlan",
-        "Practitioner", "Organization", "Location",
+        "Patient",
+        "Encounter",
+        "Condition",
+        "Observation",
+        "MedicationRequest",
+        "AllergyIntolerance",
+        "Immunization",
+        "Procedure",
+        "DiagnosticReport",
+        "DocumentReference",
+        "Binary",
+        "CarePlan",
+        "Practitioner",
+        "Organization",
+        "Location",
     }
 
 
@@ -203,14 +215,17 @@ def test_patients_have_mrn_second_identifier_name_telecom_and_address(population
 
 
 def test_mrns_are_unique_across_the_population(large_population):
-    mrns = [i["value"] for p in of_type(large_population, "Patient") for i in p["identifier"]
-            if i["type"]["coding"][0]["code"] == "MR"]
+    mrns = [
+        i["value"]
+        for p in of_type(large_population, "Patient")
+        for i in p["identifier"]
+        if i["type"]["coding"][0]["code"] == "MR"
+    ]
     assert len(mrns) == len(set(mrns)) == 200
 
 
 def test_names_include_non_ascii_spellings(large_population):
-    names = [n["family"] + " " + " ".join(n["given"]) for p in of_type(large_population, "Patient")
-             for n in p["name"]]
+    names = [n["family"] + " " + " ".join(n["given"]) for p in of_type(large_population, "Patient") for n in p["name"]]
     assert any(not name.isascii() for name in names)
     assert len({p["name"][0]["family"] for p in of_type(large_population, "Patient")}) > 80
 
@@ -232,8 +247,9 @@ def test_labs_have_loinc_codes_ucum_quantities_ranges_and_interpretation(populat
 
 
 def test_vital_signs_follow_the_us_core_vital_signs_profile(large_population):
-    vitals = [o for o in of_type(large_population, "Observation")
-              if o["category"][0]["coding"][0]["code"] == "vital-signs"]
+    vitals = [
+        o for o in of_type(large_population, "Observation") if o["category"][0]["coding"][0]["code"] == "vital-signs"
+    ]
     codes = Counter(codings(v["code"], LOINC)[0]["code"] for v in vitals)
     assert set(codes) >= {"8867-4", "85354-9", "29463-7", "8302-2", "39156-5", "8310-5", "9279-1", "59408-5"}
     for v in vitals:
@@ -288,9 +304,11 @@ def test_medication_requests_are_rxnorm_orders_or_plans_with_dosage_text(large_p
 
 
 def test_long_term_medicines_have_one_active_order_at_a_time(large_population):
-    active = Counter((r["subject"]["reference"], r["medicationCodeableConcept"]["coding"][0]["code"])
-                     for r in of_type(large_population, "MedicationRequest") if r["status"] == "active"
-                     and r.get("dispenseRequest"))
+    active = Counter(
+        (r["subject"]["reference"], r["medicationCodeableConcept"]["coding"][0]["code"])
+        for r in of_type(large_population, "MedicationRequest")
+        if r["status"] == "active" and r.get("dispenseRequest")
+    )
     assert active and max(active.values()) == 1
 
 

@@ -28,14 +28,22 @@ def test_generated_ndjson_round_trips_unchanged(tmp_path):
 
 
 def test_bundle_folder_yields_entry_resources_of_every_bundle_type(tmp_path):
-    transaction = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:1", "resource": patient("a"), "request": {"method": "PUT", "url": "Patient/a"}},
-        {"request": {"method": "DELETE", "url": "Patient/gone"}},
-    ]}
-    searchset = {"resourceType": "Bundle", "type": "searchset", "entry": [
-        {"resource": patient("b"), "search": {"mode": "match"}},
-        {"resource": {"resourceType": "OperationOutcome", "issue": []}, "search": {"mode": "outcome"}},
-    ]}
+    transaction = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": "urn:uuid:1", "resource": patient("a"), "request": {"method": "PUT", "url": "Patient/a"}},
+            {"request": {"method": "DELETE", "url": "Patient/gone"}},
+        ],
+    }
+    searchset = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [
+            {"resource": patient("b"), "search": {"mode": "match"}},
+            {"resource": {"resourceType": "OperationOutcome", "issue": []}, "search": {"mode": "outcome"}},
+        ],
+    }
     collection = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient("c")}]}
     (tmp_path / "nested").mkdir()
     (tmp_path / "1-transaction.json").write_bytes(orjson.dumps(transaction))

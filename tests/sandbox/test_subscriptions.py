@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
@@ -33,36 +30,6 @@ from holovitals.sandbox.subscriptions import SubscriptionNotifier
 
 ATHENA = "/athena/fhir/r4"
 SECRET = "a-shared-secret-of-32-characters"
-
-
-class Switchboard:
-    """One ASGI app per module's server; each test plugs in its own freshly built app."""
-
-    def __init__(self) -> None:
-        self.app: FastAPI | None = None
-
-    async def __call__(self, scope, receive, send) -> None:
-        assert self.app is not None, "no app plugged in"
-        await self.app(scope, receive, send)
-
-
-@contextmanager
-def live_server(app) -> Iterator[str]:
-    """uvicorn on a free port in a background thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 @dataclass
@@ -167,11 +134,9 @@ def subscription(
 
 
 @pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[Switchboard, str, Switchboard, str]]:
+def servers(server, hook_server):
     """The sandbox and the client's webhook endpoint: two real HTTP servers for the whole module."""
-    sandbox_board, hook_board = Switchboard(), Switchboard()
-    with live_server(sandbox_board) as root, live_server(hook_board) as hook_root:
-        yield sandbox_board, root, hook_board, hook_root
+    return (*server, *hook_server)
 
 
 @pytest.fixture
