@@ -185,6 +185,15 @@ class _Runner:
             return
         incremental = jt == JobType.INCREMENTAL_SYNC
         types = self.plan.params.get("resource_types")
+        if not self.plan.tenant and any(
+            "{tenant}" in v or "{practice}" in v
+            for rule in self.profile.search.values()
+            for v in rule.defaults.values()
+        ):
+            raise FatalSyncError(
+                f"{self.profile.name} searches need the practice or tenant id: connect with --tenant "
+                "(or set sync_settings.tenant on the connection)"
+            )
         if jt == JobType.RESOURCE_SYNC and not types:
             raise FatalSyncError("a RESOURCE_SYNC needs params.resource_types or params.resources")
         patient = self.plan.params.get("patient_id") if jt == JobType.PATIENT_SYNC else None
