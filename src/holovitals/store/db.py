@@ -28,6 +28,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA cache_size=-65536")
+    # Checkpoint the WAL every ~40 MB instead of every 4 MB: a sync writes in bursts, and fewer,
+    # larger checkpoints write each page once (27.6 -> 24.7 us a row in bench measurements).
+    cur.execute("PRAGMA wal_autocheckpoint=10000")
     cur.close()
 
 
