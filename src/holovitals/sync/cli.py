@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from sqlalchemy import or_, select
 
 sync_app = typer.Typer(no_args_is_help=True, help="Run and inspect syncs.")
 resources_app = typer.Typer(no_args_is_help=True, help="Browse the local copy of synced records.")
-out = Console()
+out = Console() if sys.stdout.isatty() else Console(width=120)  # piped: room for the tables
 
 
 class CliError(Exception):
