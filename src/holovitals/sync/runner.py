@@ -25,11 +25,11 @@ from holovitals.fhir.http import Transport
 from holovitals.logs import get_logger
 from holovitals.store.db import transaction
 from holovitals.store.models import Connection, Resource, SyncError, SyncJob
-from holovitals.store.resources import mark_deleted, parse_instant
+from holovitals.store.resources import mark_deleted
 from holovitals.store.types import utcnow
 from holovitals.sync import checkpoints
 from holovitals.sync.documents import DocumentTooLarge, FileStore, attachments_of, inline_bytes
-from holovitals.sync.jobs import JobState, JobType, heartbeat
+from holovitals.sync.jobs import JobType, heartbeat
 from holovitals.sync.pipeline import PageOutcome, Pipeline
 from holovitals.sync.planner import Stream, plan_streams
 from holovitals.sync.source import open_source
@@ -525,6 +525,3 @@ def _max_seen(outcome: PageOutcome, current: datetime | None) -> datetime | None
         if item.last_updated is not None and (current is None or item.last_updated > current):
             current = item.last_updated
     return current
-
-
-__all__ = ["JobState", "parse_instant", "run_job"]

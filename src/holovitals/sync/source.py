@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from holovitals.context import AppContext
-from holovitals.fhir.http import RetryPolicy, StaticToken, Transport
+from holovitals.fhir.http import RetryPolicy, Transport
 from holovitals.fhir.ratelimit import RateLimit
 from holovitals.store.models import Connection
 from holovitals.sync.tasks import FatalSyncError
@@ -43,6 +43,3 @@ def open_source(ctx: AppContext, connection_id: str, profile: VendorProfile) -> 
         auth=auth, rate_limit=rate, retry=retry, version_conflict_statuses=tuple({*statuses, 409, 412})
     )
     return Source(transport=transport)
-
-
-__all__ = ["Source", "StaticToken", "open_source"]
