@@ -24,6 +24,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/store_upsert.py
+	$(BIN)/python bench/sandbox_serve.py
+	$(BIN)/python bench/sync_throughput.py
+	$(BIN)/python bench/hl7_parse.py
+	$(BIN)/python bench/mllp_throughput.py --workers 2
 
 clean:
 	rm -rf $(VENV) .holovitals .pytest_cache
