@@ -59,7 +59,7 @@ MESSAGES: dict[str, tuple[list[str], str, bool]] = {
         r"PID|1|2000111^^^CMRN^CMRN|5550001^^^MRN^MRN~88877766^^^FIN^FIN||SAMPLE^CHRIS^M||19721103|M|||"
         r"22 OAK AVE^^KANSAS CITY^MO^64105^US^HOME^^JACKSON||(816)555-0144^HOME^PH|||S|NON|88877766",
         r"PV1|1|INPATIENT|3EAST^305^01^CERNERMC^^BED^3E|ER||||4455^TESTDOC^TERRY^^^DR^^^EXTID|||CAR||||EMR|||"
-        r"4455^TESTDOC^TERRY^^^DR^^^EXTID|INPATIENT|88877766^^^FIN|SELF|||||||||||||||||||"
+        r"4455^TESTDOC^TERRY^^^DR^^^EXTID|88877766^^^FIN|SELF|||||||||||||||||||"
         r"CERNERMC||ACTIVE|||20240301092500",
         r"GT1|1|2000111|SAMPLE^CHRIS^M||22 OAK AVE^^KANSAS CITY^MO^64105^US|(816)555-0144|||||SELF",
     ], "\r", False),
@@ -85,9 +85,9 @@ MESSAGES: dict[str, tuple[list[str], str, bool]] = {
         r"EVN|A03|20240318154000-0500",
         r"PID|1||E1234567^^^GENHOSP^MR||TESTPATIENT^ALEX^QUINN||19800214|F",
         r"PV1|1|I|4WEST^412^A^GENHOSP|E|||1234567890^CAREFUL^CARLA^^^^MD^^NPI|||MED||||7|||"
-        r"1234567890^CAREFUL^CARLA^^^^MD^^NPI|IP|V000123456^^^GENHOSP^VN|||||||||||||||"
+        r"1234567890^CAREFUL^CARLA^^^^MD^^NPI|IP|V000123456^^^GENHOSP^VN|||||||||||||||||"
         r"01^Discharged to home^HL70112"
-        r"|||||||20240315081000-0500|20240318153000-0500",
+        r"||||||||20240315081000-0500|20240318153000-0500",
         r"DG1|1||I20.9^Angina pectoris, unspecified^I10||20240318|F",
         r"DG1|2||E11.9^Type 2 diabetes mellitus without complications^I10||20240318|F",
         r"PR1|1||93458^Left heart catheterization^CPT4||20240316110000-0500",
@@ -267,7 +267,7 @@ MESSAGES: dict[str, tuple[list[str], str, bool]] = {
         r"7777^DOCTOR^DEMO||||||20240106115900|||F",
         r"OBX|1|NM|2345-7^Glucose^LN||126|mg/dL|70-99|H|||F",
         r"NTE|1||Non-fasting specimen",
-        r"OBR|2|PO-1002|RL-802|2160-0^Creatinine^LN|||20240106080000||||||||||||||||20240106115900|||F",
+        r"OBR|2|PO-1002|RL-802|2160-0^Creatinine^LN|||20240106080000|||||||||||||||20240106115900|||F",
         r"OBX|1|NM|2160-0^Creatinine^LN||0.9|mg/dL|0.6-1.1|N|||F",
         r"OBX|2|NM|33914-3^eGFR^LN||>90|mL/min/{1.73_m2}|>60||||F",
     ], "\r", True),

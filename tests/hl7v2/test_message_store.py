@@ -66,6 +66,18 @@ def test_a_refused_message_does_not_make_its_resend_a_duplicate(ctx, tenant):
     assert dup is None  # the sender fixed it and sent it again: a new message
 
 
+def test_a_resend_without_a_sending_facility_is_a_duplicate_of_the_first(ctx, tenant):
+    (first, _), (_, dup) = store(ctx, tenant.org_id, message("C1", facility=""), message("C1", facility=""))
+    assert dup == first
+    assert store(ctx, tenant.org_id, message("C1"))[0][1] is None  # MSH-4 sent: another sender's C1
+
+
+def test_many_resends_in_one_group_commit_each_point_at_their_first_copy(ctx, tenant):
+    firsts = store(ctx, tenant.org_id, *(message(f"C{i}") for i in range(700)))
+    resent = store(ctx, tenant.org_id, *(message(f"C{i}") for i in range(700)))
+    assert [dup for _, dup in resent] == [pk for pk, _ in firsts]
+
+
 @SQLITE_ONLY
 def test_duplicates_are_scoped_by_tenant_channel_and_facility(ctx, tenant, other_org):
     store(ctx, tenant.org_id, message("C1"))

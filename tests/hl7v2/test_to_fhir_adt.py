@@ -10,21 +10,6 @@ from holovitals.hl7v2.to_fhir.tables import V3_ACT_CODE
 
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 
-#: An Epic-style discharge with the visit dates and disposition where v2.5.1 puts them (PV1-36/44/45).
-DISCHARGE = "\r".join(
-    [
-        "MSH|^~\\&|EPIC|GENHOSP^1.2.840.114350.1.13.0.1.7^ISO|HOLOVITALS|HVS|20240318154500-0500||ADT^A03^ADT_A03|"
-        "2000190|P|2.5.1",
-        "EVN|A03|20240318154000-0500",
-        "PID|1||E1234567^^^GENHOSP^MR||TESTPATIENT^ALEX^QUINN||19800214|F",
-        "PV1|1|I|4WEST^412^A^GENHOSP|E|||1234567890^CAREFUL^CARLA^^^^MD^^NPI|||MED||||7|||||V000123456^^^GENHOSP^VN"
-        + "|" * 17
-        + "01^Discharged to home^HL70112"
-        + "|" * 8
-        + "20240315081000-0500|20240318153000-0500",
-    ]
-)
-
 
 def _one(result, resource_type: str) -> dict:
     """The one resource of a type in a result, checked against the R4 model on the way."""
@@ -161,8 +146,10 @@ def test_encounter_status_follows_the_trigger_and_class_follows_pv1_2(load, name
     assert encounter["class"]["code"] == class_code
 
 
-def test_emergency_patient_class_is_emer() -> None:
-    text = DISCHARGE.replace("PV1|1|I|", "PV1|1|E|").replace("ADT^A03^ADT_A03", "ADT^A01^ADT_A01")
+def test_emergency_patient_class_is_emer(load) -> None:
+    text = (
+        load("adt_a03_discharge_v251.hl7").replace("PV1|1|I|", "PV1|1|E|").replace("ADT^A03^ADT_A03", "ADT^A01^ADT_A01")
+    )
     assert _one(convert(text), "Encounter")["class"]["code"] == "EMER"
 
 
@@ -180,8 +167,8 @@ def test_admit_maps_visit_number_location_attending_and_reason(load) -> None:
     assert encounter["subject"]["reference"] == f"Patient/{result.patient_id}"
 
 
-def test_discharge_maps_the_period_and_disposition() -> None:
-    encounter = _one(convert(DISCHARGE), "Encounter")
+def test_discharge_maps_the_period_and_disposition(load) -> None:
+    encounter = _one(convert(load("adt_a03_discharge_v251.hl7")), "Encounter")
     assert encounter["status"] == "finished"
     assert encounter["period"] == {"start": "2024-03-15T08:10:00-05:00", "end": "2024-03-18T15:30:00-05:00"}
     disposition = encounter["hospitalization"]["dischargeDisposition"]["coding"][0]
@@ -193,11 +180,26 @@ def test_discharge_maps_the_period_and_disposition() -> None:
     assert encounter["location"][0]["status"] == "completed"
 
 
-def test_cancel_discharge_drops_the_end_it_cancels() -> None:
-    text = DISCHARGE.replace("ADT^A03^ADT_A03", "ADT^A13^ADT_A01").replace("EVN|A03", "EVN|A13")
+def test_cancel_discharge_drops_the_end_it_cancels(load) -> None:
+    text = (
+        load("adt_a03_discharge_v251.hl7").replace("ADT^A03^ADT_A03", "ADT^A13^ADT_A01").replace("EVN|A03", "EVN|A13")
+    )
     encounter = _one(convert(text), "Encounter")
     assert encounter["status"] == "in-progress"
     assert encounter["period"] == {"start": "2024-03-15T08:10:00-05:00"}
+
+
+def test_cerner_admit_reads_the_fin_as_visit_number_and_the_admit_time(load) -> None:
+    result = convert(load("adt_a01_cerner_v23.hl7"))
+    encounter = _one(result, "Encounter")
+    (visit,) = encounter["identifier"]
+    assert (visit["value"], visit["system"], _type_codes(visit)) == (
+        "88877766",
+        "urn:holovitals:hl7v2:authority:FIN",
+        ["VN"],
+    )
+    assert encounter["period"] == {"start": "2024-03-01T09:25:00+00:00"}
+    assert not any("PV1-45" in warning for warning in result.warnings)
 
 
 def test_transfer_keeps_the_prior_location_as_completed(load) -> None:

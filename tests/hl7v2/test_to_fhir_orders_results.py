@@ -142,6 +142,15 @@ def test_each_obr_is_its_own_report(load) -> None:
     assert glucose["basedOn"] != creatinine["basedOn"]
 
 
+def test_every_obr_of_a_message_gives_its_own_status_and_results_time(load) -> None:
+    result = convert(load("oru_r01_chem_two_orders_v23.hl7"))
+    assert [(r["status"], r["issued"]) for r in result.by_type("DiagnosticReport")] == [
+        ("final", "2024-01-06T11:59:00+00:00"),
+        ("final", "2024-01-06T11:59:00+00:00"),
+    ]
+    assert not any("OBR-25" in warning for warning in result.warnings)
+
+
 def test_micro_coded_and_structured_numeric_results(load) -> None:
     observations = _by_code(convert(load("oru_r01_micro_v25.hl7")))
     organism = observations["630-4"]["valueCodeableConcept"]["coding"][0]

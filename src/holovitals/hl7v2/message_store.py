@@ -118,23 +118,35 @@ def _accepted_originals(session: Session, items: Sequence[tuple[str, str, Intake
         if item.accepted and item.control_id:
             wanted.setdefault((org_id, channel, item.sending_facility), set()).add(item.control_id)
     found: dict[tuple, int] = {}
-    m = Hl7Message
-    for (org_id, channel, facility), control_ids in wanted.items():
-        stmt = (
-            select(m.control_id, func.min(m.pk))
-            .where(
-                m.sending_facility.is_(None) if facility is None else m.sending_facility == facility,
-                m.control_id.in_(control_ids),
-                m.org_id == org_id,
-                m.channel == channel,
-                m.ack_code.in_(ACCEPTED_CODES),
-                m.duplicate_of.is_(None),
-            )
-            .group_by(m.control_id)
-        )
-        for control_id, pk in session.execute(stmt):
-            found[(org_id, channel, facility, control_id)] = pk
+    if not wanted:
+        return found
+    # Straight to the driver like the inserts it precedes: building the ORM select for every group
+    # commit cost 1 ms, as much as the inserts of 20 messages.
+    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        for (org_id, channel, facility), control_ids in wanted.items():
+            ids = sorted(control_ids)
+            for start in range(0, len(ids), _IN_LIMIT):
+                chunk = ids[start : start + _IN_LIMIT]
+                by_facility = "sending_facility IS NULL" if facility is None else f"sending_facility = {mark}"
+                sql = (
+                    f"SELECT control_id, min(pk) FROM hl7_messages WHERE {by_facility}"
+                    f" AND control_id IN ({', '.join([mark] * len(chunk))}) AND org_id = {mark} AND channel = {mark}"
+                    f" AND ack_code IN ({', '.join([mark] * len(ACCEPTED_CODES))}) AND duplicate_of IS NULL"
+                    " GROUP BY control_id"
+                )
+                params = [*([] if facility is None else [facility]), *chunk, org_id, channel, *ACCEPTED_CODES]
+                cursor.execute(sql, params)
+                for control_id, pk in cursor.fetchall():
+                    found[(org_id, channel, facility, control_id)] = pk
+    finally:
+        cursor.close()
     return found
+
+
+#: Control ids per IN list: well under SQLite's bound-parameter limit (999 before 3.32).
+_IN_LIMIT = 500
 
 
 def set_status(session: Session, updates: Sequence[StatusUpdate], *, at: datetime | None = None) -> None:

@@ -129,8 +129,7 @@ def convert(
 
 
 def _warn_unmapped(msg: Message, mapped: frozenset[str], ctx: Context) -> None:
-    for segment in msg.segments():
-        name = segment.name
+    for name in msg.segment_names():
         if name in mapped:
             continue
         if not _SEGMENT_ID.match(name):
@@ -142,7 +141,11 @@ def _warn_unmapped(msg: Message, mapped: frozenset[str], ctx: Context) -> None:
 
 
 def _patients_first(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(resources, key=lambda r: r["resourceType"] != "Patient")
+    return sorted(resources, key=_not_patient)
+
+
+def _not_patient(resource: dict[str, Any]) -> bool:
+    return resource["resourceType"] != "Patient"
 
 
 __all__ = ["SUPPORTED", "ConversionError", "ConversionResult", "UnsupportedMessage", "convert", "patient_to_adt"]

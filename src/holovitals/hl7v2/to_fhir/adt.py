@@ -16,7 +16,7 @@ from .datatypes import practitioner_reference, text
 from .encounter import add_role_participants, adt_status, map_encounter
 from .errors import missing
 from .observation import ObservationParent, map_observation
-from .patient import first_rep, map_merge, map_patient, map_related_person
+from .patient import map_merge, map_patient, map_related_person
 
 SUPPORTED_TRIGGERS = frozenset(
     {"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A11", "A12", "A13", "A14", "A28", "A31", "A40"}
@@ -75,7 +75,7 @@ def _primary_care_roles(ctx: Context, patient_ref: str) -> None:
     """ROL with role PP (primary care provider) -> Patient.generalPractitioner."""
     patient = ctx.resources[patient_ref]
     for rol in ctx.message.segments("ROL"):
-        if text(first_rep(rol, 3), 1) != "PP":
+        if text(rol.first_repetition(3), 1) != "PP":
             continue
         for rep in rol.repetitions(4):
             ref = practitioner_reference(rep, ctx, "ROL-4")

@@ -19,15 +19,16 @@ from .datatypes import (
     concept_key,
     date,
     date_time,
+    each,
     ei_key,
     ei_parts,
     identifier_cx,
     identifier_ei,
+    parts,
     practitioner_reference,
     text,
     ts_text,
 )
-from .patient import first_rep
 
 CLINICAL_STATUS = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 VERIFICATION_STATUS = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
@@ -43,11 +44,11 @@ SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-rela
 def map_allergy(segment: Segment, patient_ref: str, ctx: Context) -> str | None:
     """AL1 or IAM -> AllergyIntolerance (same field positions for type, code, severity, reaction)."""
     name = segment.name
-    code = codeable_concept(first_rep(segment, 3), ctx, f"{name}-3")
+    code = codeable_concept(segment.first_repetition(3), ctx, f"{name}-3")
     if code is None:
         ctx.warn(f"{name}-3 allergen missing; the {name} segment is left out")
         return None
-    unique = ei_key(ei_parts(first_rep(segment, 7))) if name == "IAM" else None
+    unique = ei_key(ei_parts(segment.first_repetition(7))) if name == "IAM" else None
     allergy_id = (
         ctx.resource_id("AllergyIntolerance", patient_ref, "IAM-7", *unique)
         if unique
@@ -55,7 +56,7 @@ def map_allergy(segment: Segment, patient_ref: str, ctx: Context) -> str | None:
     )
     allergy: Json = {"resourceType": "AllergyIntolerance", "id": allergy_id}
     if unique:
-        identifier = identifier_ei(ei_parts(first_rep(segment, 7)), ctx)
+        identifier = identifier_ei(ei_parts(segment.first_repetition(7)), ctx)
         if identifier:
             allergy["identifier"] = [identifier]
     clinical, verification = _allergy_status(segment)
@@ -63,12 +64,12 @@ def map_allergy(segment: Segment, patient_ref: str, ctx: Context) -> str | None:
         allergy["clinicalStatus"] = {"coding": [coding(clinical, None, CLINICAL_STATUS)]}
     if verification:
         allergy["verificationStatus"] = {"coding": [coding(verification, None, VERIFICATION_STATUS)]}
-    category, kind = tables.ALLERGY_TYPE.get(text(first_rep(segment, 2), 1) or "", (None, None))
+    category, kind = tables.ALLERGY_TYPE.get(text(segment.first_repetition(2), 1) or "", (None, None))
     if kind:
         allergy["type"] = kind
     if category:
         allergy["category"] = [category]
-    severity_code = text(first_rep(segment, 4), 1)
+    severity_code = text(segment.first_repetition(4), 1)
     criticality, reaction_severity = tables.ALLERGY_SEVERITY.get(severity_code or "", (None, None))
     if severity_code and criticality is None:
         ctx.warn(f"{name}-4 severity is not in HL7 table 0128; left out")
@@ -83,7 +84,7 @@ def map_allergy(segment: Segment, patient_ref: str, ctx: Context) -> str | None:
         recorded = date_time(segment.value(13), ctx, "IAM-13")
         if recorded:
             allergy["recordedDate"] = recorded
-    manifestations = [m for m in (_manifestation(r, ctx, f"{name}-5") for r in segment.repetitions(5)) if m]
+    manifestations = each(segment.repetitions(5), _manifestation, ctx, f"{name}-5")
     if manifestations:
         reaction: Json = {"manifestation": manifestations}
         if reaction_severity:
@@ -96,7 +97,7 @@ def _allergy_status(segment: Segment) -> tuple[str | None, str | None]:
     if segment.name == "IAM":
         if (segment.value("6.1") or "").strip() == "D":
             return None, "entered-in-error"
-        status = text(first_rep(segment, 17), 1)
+        status = text(segment.first_repetition(17), 1)
         if status in tables.ALLERGY_CLINICAL_STATUS:
             return tables.ALLERGY_CLINICAL_STATUS[status]
     # AL1 says nothing about status; an allergy a feed reports is one the sender holds active.
@@ -116,7 +117,7 @@ def _manifestation(rep: Repetition, ctx: Context, label: str) -> Json | None:
 
 def map_condition(dg1: Segment, patient_ref: str, encounter_ref: str | None, ctx: Context) -> str | None:
     """DG1 -> Condition (encounter diagnosis): DG1-3 code (DG1-4 text), DG1-5 recorded, DG1-6 type."""
-    code = codeable_concept(first_rep(dg1, 3), ctx, "DG1-3")
+    code = codeable_concept(dg1.first_repetition(3), ctx, "DG1-3")
     description = clean(dg1.value(4) or "").strip()
     if code is None and description:
         code = {"text": description}
@@ -125,7 +126,7 @@ def map_condition(dg1: Segment, patient_ref: str, encounter_ref: str | None, ctx
         return None
     if "text" not in code and description:
         code["text"] = description
-    unique = ei_key(ei_parts(first_rep(dg1, 20)))
+    unique = ei_key(ei_parts(dg1.first_repetition(20)))
     condition_id = (
         ctx.resource_id("Condition", "DG1-20", *unique)
         if unique
@@ -133,10 +134,10 @@ def map_condition(dg1: Segment, patient_ref: str, encounter_ref: str | None, ctx
     )
     condition: Json = {"resourceType": "Condition", "id": condition_id}
     if unique:
-        identifier = identifier_ei(ei_parts(first_rep(dg1, 20)), ctx)
+        identifier = identifier_ei(ei_parts(dg1.first_repetition(20)), ctx)
         if identifier:
             condition["identifier"] = [identifier]
-    verification = tables.DIAGNOSIS_VERIFICATION.get(text(first_rep(dg1, 6), 1) or "")
+    verification = tables.DIAGNOSIS_VERIFICATION.get(text(dg1.first_repetition(6), 1) or "")
     if verification:
         condition["verificationStatus"] = {"coding": [coding(verification, None, CONDITION_VERIFICATION)]}
     condition["category"] = [{"coding": [coding("encounter-diagnosis", "Encounter Diagnosis", CONDITION_CATEGORY)]}]
@@ -147,7 +148,7 @@ def map_condition(dg1: Segment, patient_ref: str, encounter_ref: str | None, ctx
     recorded = date_time(ts_text(dg1, 5), ctx, "DG1-5")
     if recorded:
         condition["recordedDate"] = recorded
-    asserter = practitioner_reference(first_rep(dg1, 16), ctx, "DG1-16")
+    asserter = practitioner_reference(dg1.first_repetition(16), ctx, "DG1-16")
     if asserter:
         condition["asserter"] = asserter
     return ctx.add(condition)
@@ -155,7 +156,7 @@ def map_condition(dg1: Segment, patient_ref: str, encounter_ref: str | None, ctx
 
 def map_procedure(pr1: Segment, patient_ref: str, encounter_ref: str | None, ctx: Context) -> str | None:
     """PR1 -> Procedure (completed): PR1-3 code (PR1-4 text), PR1-5 when, PR1-12 practitioner."""
-    code = codeable_concept(first_rep(pr1, 3), ctx, "PR1-3")
+    code = codeable_concept(pr1.first_repetition(3), ctx, "PR1-3")
     description = clean(pr1.value(4) or "").strip()
     if code is None and description:
         code = {"text": description}
@@ -163,7 +164,7 @@ def map_procedure(pr1: Segment, patient_ref: str, encounter_ref: str | None, ctx
         ctx.warn("PR1-3 procedure code missing; the PR1 segment is left out")
         return None
     performed = date_time(ts_text(pr1, 5), ctx, "PR1-5")
-    unique = ei_key(ei_parts(first_rep(pr1, 19)))
+    unique = ei_key(ei_parts(pr1.first_repetition(19)))
     procedure_id = (
         ctx.resource_id("Procedure", "PR1-19", *unique)
         if unique
@@ -171,7 +172,7 @@ def map_procedure(pr1: Segment, patient_ref: str, encounter_ref: str | None, ctx
     )
     procedure: Json = {"resourceType": "Procedure", "id": procedure_id}
     if unique:
-        identifier = identifier_ei(ei_parts(first_rep(pr1, 19)), ctx)
+        identifier = identifier_ei(ei_parts(pr1.first_repetition(19)), ctx)
         if identifier:
             procedure["identifier"] = [identifier]
     procedure["status"] = "completed"
@@ -181,7 +182,7 @@ def map_procedure(pr1: Segment, patient_ref: str, encounter_ref: str | None, ctx
         procedure["encounter"] = {"reference": encounter_ref}
     if performed:
         procedure["performedDateTime"] = performed
-    performers = [p for p in (practitioner_reference(r, ctx, "PR1-12") for r in pr1.repetitions(12)) if p]
+    performers = each(pr1.repetitions(12), practitioner_reference, ctx, "PR1-12")
     if performers:
         procedure["performer"] = [{"actor": p} for p in performers]
     return ctx.add(procedure)
@@ -193,27 +194,27 @@ def map_procedure(pr1: Segment, patient_ref: str, encounter_ref: str | None, ctx
 def map_coverage(in1: Segment, patient_ref: str, ctx: Context) -> str | None:
     """IN1 -> Coverage: payor from IN1-3 (company id) and IN1-4 (name), plan IN1-2, group IN1-8/9,
     period IN1-12/13, relationship IN1-17 (table 0063), subscriber id IN1-36 (policy number)."""
-    company_id = identifier_cx(first_rep(in1, 3), ctx, "IN1-3")
-    company_name = text(first_rep(in1, 4), 1)
+    company_id = identifier_cx(in1.first_repetition(3), ctx, "IN1-3")
+    company_name = text(in1.first_repetition(4), 1)
     if company_id is None and company_name is None:
         ctx.warn("IN1-3 and IN1-4 insurance company missing; the IN1 segment is left out")
         return None
-    plan = first_rep(in1, 2)
+    plan_id, plan_name = parts(in1.first_repetition(2), 2)
     policy = clean(in1.value(36) or "").strip() or None
     coverage: Json = {
         "resourceType": "Coverage",
         "id": ctx.resource_id(
-            "Coverage", patient_ref, company_id["value"] if company_id else company_name, text(plan, 1), policy
+            "Coverage", patient_ref, company_id["value"] if company_id else company_name, plan_id, policy
         ),
         "status": "active",
     }
-    plan_type = codeable_concept(first_rep(in1, 15), ctx, "IN1-15", table="0086")
+    plan_type = codeable_concept(in1.first_repetition(15), ctx, "IN1-15", table="0086")
     if plan_type:
         coverage["type"] = plan_type
     if policy:
         coverage["subscriberId"] = policy
     coverage["beneficiary"] = {"reference": patient_ref}
-    relationship = text(first_rep(in1, 17), 1)
+    relationship = text(in1.first_repetition(17), 1)
     if relationship in tables.SUBSCRIBER_RELATIONSHIP:
         coverage["relationship"] = {
             "coding": [coding(tables.SUBSCRIBER_RELATIONSHIP[relationship], None, SUBSCRIBER_RELATIONSHIP)]
@@ -232,11 +233,11 @@ def map_coverage(in1: Segment, patient_ref: str, ctx: Context) -> str | None:
         payor["display"] = company_name
     coverage["payor"] = [payor]
     classes = []
-    if text(plan, 1):
-        classes.append(_class("plan", text(plan, 1), text(plan, 2)))
+    if plan_id:
+        classes.append(_class("plan", plan_id, plan_name))
     group_number = clean(in1.value(8) or "").strip()
     if group_number:
-        classes.append(_class("group", group_number, text(first_rep(in1, 9), 1)))
+        classes.append(_class("group", group_number, text(in1.first_repetition(9), 1)))
     if classes:
         coverage["class"] = classes
     return ctx.add(coverage)

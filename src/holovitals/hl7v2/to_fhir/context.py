@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, timezone, tzinfo
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import quote
 
 from ..errors import HL7Location
 from ..message import Message
 from .errors import ConversionError, missing
-from .ids import make_id, reference
+from .ids import make_id
 from .timestamps import V2Time, parse_dtm, to_instant
 
 CONTROL_ID_SYSTEM = "urn:holovitals:hl7v2:control-id"
@@ -34,15 +35,16 @@ class Context:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     _keys: dict[tuple[str, ...], int] = field(default_factory=dict)
 
-    @property
+    # Read once: the mappings ask for these a dozen times a message, and each read goes back to MSH.
+    @cached_property
     def message_type(self) -> str:
         return (self.message.message_type or "").strip()
 
-    @property
+    @cached_property
     def trigger(self) -> str:
         return (self.message.trigger_event or "").strip()
 
-    @property
+    @cached_property
     def control_id(self) -> str:
         return (self.message.control_id or "").strip()
 
@@ -58,7 +60,7 @@ class Context:
     def unique_id(self, resource_type: str, *key: str | None) -> str:
         """Like ``resource_id``, but a key seen before in this message gets an occurrence number,
         so two OBX a sender numbered alike stay two observations (and stay stable on re-delivery)."""
-        full = (resource_type, *(k or "" for k in key))
+        full = (resource_type, *key) if None not in key else (resource_type, *(k or "" for k in key))
         seen = self._keys.get(full, 0)
         self._keys[full] = seen + 1
         if seen:
@@ -71,14 +73,20 @@ class Context:
         A shared resource (practitioner, location...) added twice is merged: what the first
         occurrence lacks, a later one fills in.
         """
-        ref = reference(resource["resourceType"], resource["id"])
+        resource_type, resource_id = resource["resourceType"], resource["id"]
+        ref = f"{resource_type}/{resource_id}"
         existing = self.resources.get(ref)
         if existing is not None:
             for key, value in resource.items():
                 existing.setdefault(key, value)
             return ref
-        stamped = {"resourceType": resource["resourceType"], "id": resource["id"], "meta": _copy_meta(self.meta)}
-        stamped.update((k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta"))
+        if "meta" in resource:
+            stamped = {"resourceType": resource_type, "id": resource_id, "meta": _copy_meta(self.meta)}
+            stamped.update((k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta"))
+        else:
+            # The usual case, in one C-level merge: resourceType and id are overwritten in place
+            # by the same values, so the key order is the one above.
+            stamped = {"resourceType": resource_type, "id": resource_id, "meta": _copy_meta(self.meta), **resource}
         self.resources[ref] = stamped
         return ref
 
@@ -110,10 +118,7 @@ def build_context(
             zone = UTC
             warnings.append("MSH-7 has no UTC offset and no time zone is configured: timestamps read as UTC")
     last_updated = to_instant(message_time, zone)
-    meta: dict[str, Any] = {
-        "lastUpdated": last_updated,
-        "source": f"urn:hl7v2:{quote(app or '', safe='')}|{quote(facility or '', safe='')}",
-    }
+    meta: dict[str, Any] = {"lastUpdated": last_updated, "source": _meta_source(app, facility)}
     if message.control_id:
         meta["tag"] = [{"system": CONTROL_ID_SYSTEM, "code": message.control_id.strip()}]
     return Context(
@@ -127,6 +132,12 @@ def build_context(
     )
 
 
+@lru_cache(maxsize=256)
+def _meta_source(app: str | None, facility: str | None) -> str:
+    # A listener hears a few senders; quoting their names costs 3 us a message.
+    return f"urn:hl7v2:{quote(app or '', safe='')}|{quote(facility or '', safe='')}"
+
+
 def _hd_name(namespace: str | None, universal: str | None) -> str | None:
     return (namespace or "").strip() or (universal or "").strip() or None
 
@@ -134,5 +145,5 @@ def _hd_name(namespace: str | None, universal: str | None) -> str | None:
 def _copy_meta(meta: dict[str, Any]) -> dict[str, Any]:
     copied = dict(meta)
     if "tag" in copied:
-        copied["tag"] = [dict(t) for t in copied["tag"]]
+        copied["tag"] = list(map(dict, copied["tag"]))
     return copied

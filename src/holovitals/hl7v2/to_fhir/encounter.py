@@ -74,17 +74,17 @@ def map_encounter(pv1: Segment, pv2: Segment | None, patient_ref: str, ctx: Cont
         encounter_id = ctx.resource_id("Encounter", *key)
     encounter: Json = {"resourceType": "Encounter", "id": encounter_id}
     identifiers = [
-        identifier_cx(first_rep(pv1, 19), ctx, "PV1-19", default_type="VN"),
-        identifier_cx(first_rep(pv1, 50), ctx, "PV1-50"),
+        identifier_cx(pv1.first_repetition(19), ctx, "PV1-19", default_type="VN"),
+        identifier_cx(pv1.first_repetition(50), ctx, "PV1-50"),
     ]
     if any(identifiers):
         encounter["identifier"] = [i for i in identifiers if i]
     encounter["status"] = status
     encounter["class"] = _encounter_class(pv1, ctx)
-    admission_type = codeable_concept(first_rep(pv1, 4), ctx, "PV1-4", table="0007")
+    admission_type = codeable_concept(pv1.first_repetition(4), ctx, "PV1-4", table="0007")
     if admission_type:
         encounter["type"] = [admission_type]
-    service = codeable_concept(first_rep(pv1, 10), ctx, "PV1-10", table="0069")
+    service = codeable_concept(pv1.first_repetition(10), ctx, "PV1-10", table="0069")
     if service:
         encounter["serviceType"] = service
     encounter["subject"] = {"reference": patient_ref}
@@ -100,7 +100,7 @@ def map_encounter(pv1: Segment, pv2: Segment | None, patient_ref: str, ctx: Cont
     if period:
         encounter["period"] = period
     if pv2 is not None:
-        reason = codeable_concept(first_rep(pv2, 3), ctx, "PV2-3")
+        reason = codeable_concept(pv2.first_repetition(3), ctx, "PV2-3")
         if reason:
             encounter["reasonCode"] = [reason]
     hospitalization = _hospitalization(pv1, ctx)
@@ -116,7 +116,7 @@ def add_role_participants(encounter_ref: str, roles: list[Segment], ctx: Context
     """ROL segments (role ROL-3, person ROL-4) -> more Encounter participants."""
     encounter = ctx.resources[encounter_ref]
     for rol in roles:
-        role = text(first_rep(rol, 3), 1)
+        role = text(rol.first_repetition(3), 1)
         if role == "PP":
             continue
         for rep in rol.repetitions(4):
@@ -162,13 +162,13 @@ def _period(pv1: Segment, ctx: Context, status: str) -> Json | None:
 
 def _hospitalization(pv1: Segment, ctx: Context) -> Json | None:
     result: Json = {}
-    pre_admission = identifier_cx(first_rep(pv1, 5), ctx, "PV1-5")
+    pre_admission = identifier_cx(pv1.first_repetition(5), ctx, "PV1-5")
     if pre_admission:
         result["preAdmissionIdentifier"] = pre_admission
-    source = codeable_concept(first_rep(pv1, 14), ctx, "PV1-14", table="0023")
+    source = codeable_concept(pv1.first_repetition(14), ctx, "PV1-14", table="0023")
     if source:
         result["admitSource"] = source
-    disposition = codeable_concept(first_rep(pv1, 36), ctx, "PV1-36", table="0112")
+    disposition = codeable_concept(pv1.first_repetition(36), ctx, "PV1-36", table="0112")
     if disposition:
         result["dischargeDisposition"] = disposition
     return result or None
@@ -176,14 +176,14 @@ def _hospitalization(pv1: Segment, ctx: Context) -> Json | None:
 
 def _locations(pv1: Segment, ctx: Context, status: str) -> list[Json]:
     locations = []
-    current = location_reference(first_rep(pv1, 3), ctx, "PV1-3")
+    current = location_reference(pv1.first_repetition(3), ctx, "PV1-3")
     if current:
         entry: Json = {"location": current}
         location_status = LOCATION_STATUS.get(status)
         if location_status:
             entry["status"] = location_status
         locations.append(entry)
-    prior = location_reference(first_rep(pv1, 6), ctx, "PV1-6")
+    prior = location_reference(pv1.first_repetition(6), ctx, "PV1-6")
     if prior and (not current or prior["reference"] != current["reference"]):
         locations.append({"location": prior, "status": "completed"})
     return locations

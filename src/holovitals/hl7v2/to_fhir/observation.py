@@ -25,6 +25,7 @@ from .datatypes import (
     concept_label,
     date,
     date_time,
+    each,
     ei_parts,
     identifier_ei,
     mime_type,
@@ -38,7 +39,6 @@ from .datatypes import (
     unit_of,
 )
 from .errors import missing
-from .patient import first_rep
 
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 TEXT_TYPES = frozenset({"ST", "TX", "FT"})
@@ -84,18 +84,18 @@ def map_observation(
 ) -> tuple[str | None, Json | None]:
     """OBX -> (Observation reference, None), or (None, Attachment) for an ED/RP document value."""
     value_type = (obx.value("2.1") or "").strip().upper()
-    code = codeable_concept(first_rep(obx, 3), ctx, "OBX-3")
+    code = codeable_concept(obx.first_repetition(3), ctx, "OBX-3")
     if value_type in DOCUMENT_TYPES:
-        found = document_attachment(value_type, first_rep(obx, 5), ctx)
+        found = document_attachment(value_type, obx.first_repetition(5), ctx)
         title = concept_label(code)
         if found is not None and title:
             found["title"] = title
         return None, found
     if code is None:
         raise missing("OBX", 3, "observation identifier")
-    key = ("OBX", scope, text(first_rep(obx, 4), 1) or "", (obx.value(1) or "").strip(), *concept_key(code))
+    key = ("OBX", scope, text(obx.first_repetition(4), 1) or "", (obx.value(1) or "").strip(), *concept_key(code))
     observation: Json = {"resourceType": "Observation", "id": ctx.unique_id("Observation", *parent.key, *key)}
-    instance = identifier_ei(ei_parts(first_rep(obx, 21)), ctx)
+    instance = identifier_ei(ei_parts(obx.first_repetition(21)), ctx)
     if instance:
         observation["identifier"] = [instance]
     if parent.based_on:
@@ -118,7 +118,7 @@ def map_observation(
     performers = _performers(obx, participants, ctx)
     if performers:
         observation["performer"] = performers
-    unit = unit_of(first_rep(obx, 6), ctx, "OBX-6")
+    unit = unit_of(obx.first_repetition(6), ctx, "OBX-6")
     value = _value(value_type, obx.repetitions(5), unit, ctx)
     if value is not None:
         observation[value[0]] = value[1]
@@ -128,7 +128,7 @@ def map_observation(
     annotations = note_text(notes)
     if annotations:
         observation["note"] = annotations
-    method = codeable_concept(first_rep(obx, 17), ctx, "OBX-17")
+    method = codeable_concept(obx.first_repetition(17), ctx, "OBX-17")
     if method:
         observation["method"] = method
     if parent.specimen:
@@ -225,14 +225,14 @@ def _interpretation(obx: Segment, ctx: Context) -> list[Json]:
 
 def _performers(obx: Segment, participants: Sequence[Segment], ctx: Context) -> list[Json]:
     found = [
-        *(practitioner_reference(r, ctx, "OBX-16") for r in obx.repetitions(16)),
-        organization_reference(first_rep(obx, 23), ctx, "OBX-23"),
+        *each(obx.repetitions(16), practitioner_reference, ctx, "OBX-16"),
+        organization_reference(obx.first_repetition(23), ctx, "OBX-23"),
     ]
     for prt in participants:
-        if text(first_rep(prt, 4), 1) in NOT_PERFORMERS:
+        if text(prt.first_repetition(4), 1) in NOT_PERFORMERS:
             continue
-        found.append(practitioner_reference(first_rep(prt, 5), ctx, "PRT-5"))
-        found.append(organization_reference(first_rep(prt, 8), ctx, "PRT-8"))
+        found.append(practitioner_reference(prt.first_repetition(5), ctx, "PRT-5"))
+        found.append(organization_reference(prt.first_repetition(8), ctx, "PRT-8"))
     unique: list[Json] = []
     for ref in found:
         if ref and ref not in unique:

@@ -17,14 +17,16 @@ from .datatypes import (
     address,
     codeable_concept,
     coding,
-    contact_point,
     cx_key,
     date,
     date_time,
+    each,
+    each_contact,
     human_name,
     identifier_cx,
     number,
     organization_reference,
+    parts,
     practitioner_reference,
     text,
     ts_text,
@@ -46,12 +48,16 @@ ETHNIC_GROUP = {"H": ("2135-2", "Hispanic or Latino"), "N": ("2186-5", "Not Hisp
 
 def choose_identifier(reps: list[Repetition]) -> Repetition | None:
     """The repetition that identifies the patient: the first with a preferred type, else the first."""
-    valued = [r for r in reps if text(r, 1)]
+    valued = []  # (repetition, its CX.5 type), read once rather than once per preferred type
+    for rep in reps:
+        value, _, _, _, kind = parts(rep, 5)
+        if value:
+            valued.append((rep, kind))
     for wanted in PREFERRED_ID_TYPES:
-        for rep in valued:
-            if text(rep, 5) == wanted:
+        for rep, kind in valued:
+            if kind == wanted:
                 return rep
-    return valued[0] if valued else None
+    return valued[0][0] if valued else None
 
 
 def patient_key(pid: Segment) -> tuple[str, str] | None:
@@ -74,7 +80,7 @@ def map_patient(pid: Segment, ctx: Context, *, pd1: Segment | None = None) -> st
     """PID (and PD1) -> Patient; returns the ``Patient/id`` reference."""
     patient: Json = {"resourceType": "Patient", "id": patient_id(pid, ctx)}
     extensions = _race_ethnicity(pid, ctx)
-    maiden = text(first_rep(pid, 6), 1, 1)
+    maiden = text(pid.first_repetition(6), 1, 1)
     if maiden:
         extensions.append({"url": MOTHERS_MAIDEN_NAME, "valueString": maiden})
     if extensions:
@@ -82,16 +88,16 @@ def map_patient(pid: Segment, ctx: Context, *, pd1: Segment | None = None) -> st
     identifiers = patient_identifiers(pid, ctx)
     if identifiers:
         patient["identifier"] = identifiers
-    names = [n for n in (human_name(r, ctx, "PID-5") for r in pid.repetitions(5)) if n]
+    names = each(pid.repetitions(5), human_name, ctx, "PID-5")
     if names:
         patient["name"] = names
     telecom = [
-        *(contact_point(r, ctx, "PID-13", default_use="home") for r in pid.repetitions(13)),
-        *(contact_point(r, ctx, "PID-14", default_use="work") for r in pid.repetitions(14)),
-        *(contact_point(r, ctx, "PID-40", default_use=None) for r in pid.repetitions(40)),
+        *each_contact(pid.repetitions(13), ctx, "PID-13", "home"),
+        *each_contact(pid.repetitions(14), ctx, "PID-14", "work"),
+        *each_contact(pid.repetitions(40), ctx, "PID-40", None),
     ]
-    if any(telecom):
-        patient["telecom"] = _unique([t for t in telecom if t])
+    if telecom:
+        patient["telecom"] = _unique(telecom, key=_telecom_key)
     gender = _gender(pid.value(8), ctx)
     if gender:
         patient["gender"] = gender
@@ -101,43 +107,45 @@ def map_patient(pid: Segment, ctx: Context, *, pd1: Segment | None = None) -> st
     deceased = _deceased(pid, ctx)
     if deceased:
         patient.update(deceased)
-    addresses = [a for a in (address(r, ctx, "PID-11") for r in pid.repetitions(11)) if a]
+    addresses = each(pid.repetitions(11), address, ctx, "PID-11")
     if addresses:
         patient["address"] = addresses
-    marital = _marital_status(first_rep(pid, 16), ctx)
+    marital = _marital_status(pid.first_repetition(16), ctx)
     if marital:
         patient["maritalStatus"] = marital
     multiple = _multiple_birth(pid)
     if multiple:
         patient.update(multiple)
-    language = codeable_concept(first_rep(pid, 15), ctx, "PID-15")
+    language = codeable_concept(pid.first_repetition(15), ctx, "PID-15")
     if language:
         patient["communication"] = [{"language": language, "preferred": True}]
     if pd1 is not None:
         practitioners = [
-            *(organization_reference(r, ctx, "PD1-3") for r in pd1.repetitions(3)),
-            *(practitioner_reference(r, ctx, "PD1-4") for r in pd1.repetitions(4)),
+            *each(pd1.repetitions(3), organization_reference, ctx, "PD1-3"),
+            *each(pd1.repetitions(4), practitioner_reference, ctx, "PD1-4"),
         ]
-        if any(practitioners):
-            patient["generalPractitioner"] = [p for p in practitioners if p]
+        if practitioners:
+            patient["generalPractitioner"] = practitioners
     return ctx.add(patient)
 
 
 def patient_identifiers(pid: Segment, ctx: Context) -> list[Json]:
     """PID-3 (and PID-2/4 of older versions), PID-18 account, PID-19 SSN, PID-20 driver's license."""
-    found: list[Json | None] = [
-        *(identifier_cx(r, ctx, "PID-3") for r in pid.repetitions(3)),
-        *(identifier_cx(r, ctx, "PID-2", default_type="PT") for r in pid.repetitions(2)),
-        *(identifier_cx(r, ctx, "PID-4") for r in pid.repetitions(4)),
-        identifier_cx(first_rep(pid, 18), ctx, "PID-18", default_type="AN"),
+    found = [
+        *each(pid.repetitions(3), identifier_cx, ctx, "PID-3"),
+        *(i for i in (identifier_cx(r, ctx, "PID-2", default_type="PT") for r in pid.repetitions(2)) if i),
+        *each(pid.repetitions(4), identifier_cx, ctx, "PID-4"),
     ]
-    ssn = text(first_rep(pid, 19), 1)
+    account = identifier_cx(pid.first_repetition(18), ctx, "PID-18", default_type="AN")
+    if account:
+        found.append(account)
+    ssn = text(pid.first_repetition(19), 1)
     if ssn:
         found.append({"type": _type("SS"), "system": tables.SSN, "value": ssn})
-    license_number = text(first_rep(pid, 20), 1)
+    license_number = text(pid.first_repetition(20), 1)
     if license_number:
         found.append({"type": _type("DL"), "value": license_number})
-    return _unique([f for f in found if f], key=lambda i: (i.get("system"), i["value"]))
+    return _unique(found, key=_identifier_key)
 
 
 def map_merge(mrg: Segment, survivor_ref: str, ctx: Context) -> str | None:
@@ -170,8 +178,8 @@ def map_merge(mrg: Segment, survivor_ref: str, ctx: Context) -> str | None:
 
 def map_related_person(nk1: Segment, patient_ref: str, ctx: Context) -> str | None:
     """NK1 -> RelatedPerson (name, relationship via table 0063 -> v3 RoleCode, contact role 0131)."""
-    names = [n for n in (human_name(r, ctx, "NK1-2") for r in nk1.repetitions(2)) if n]
-    relationship = first_rep(nk1, 3)
+    names = each(nk1.repetitions(2), human_name, ctx, "NK1-2")
+    relationship = nk1.first_repetition(3)
     code = text(relationship, 1)
     if not names:
         return None
@@ -193,25 +201,25 @@ def map_related_person(nk1: Segment, patient_ref: str, ctx: Context) -> str | No
         concept = codeable_concept(relationship, ctx, "NK1-3", table="0063")
         if concept:
             relationships.append(concept)
-    role = codeable_concept(first_rep(nk1, 7), ctx, "NK1-7", table="0131")
+    role = codeable_concept(nk1.first_repetition(7), ctx, "NK1-7", table="0131")
     if role:
         relationships.append(role)
     if relationships:
         person["relationship"] = relationships
     person["name"] = names
     telecom = [
-        *(contact_point(r, ctx, "NK1-5", default_use="home") for r in nk1.repetitions(5)),
-        *(contact_point(r, ctx, "NK1-6", default_use="work") for r in nk1.repetitions(6)),
+        *each_contact(nk1.repetitions(5), ctx, "NK1-5", "home"),
+        *each_contact(nk1.repetitions(6), ctx, "NK1-6", "work"),
     ]
-    if any(telecom):
-        person["telecom"] = [t for t in telecom if t]
+    if telecom:
+        person["telecom"] = telecom
     gender = _gender(nk1.value(15), ctx)
     if gender:
         person["gender"] = gender
     birth_date = date(ts_text(nk1, 16), ctx, "NK1-16")
     if birth_date:
         person["birthDate"] = birth_date
-    addresses = [a for a in (address(r, ctx, "NK1-4") for r in nk1.repetitions(4)) if a]
+    addresses = each(nk1.repetitions(4), address, ctx, "NK1-4")
     if addresses:
         person["address"] = addresses
     return ctx.add(person)
@@ -221,10 +229,7 @@ def map_related_person(nk1: Segment, patient_ref: str, ctx: Context) -> str | No
 
 
 def first_rep(segment: Segment | None, field: int) -> Repetition | None:
-    if segment is None:
-        return None
-    reps = segment.repetitions(field)
-    return reps[0] if reps else None
+    return None if segment is None else segment.first_repetition(field)
 
 
 def _type(code: str) -> Json:
@@ -261,7 +266,7 @@ def _multiple_birth(pid: Segment) -> Json | None:
 
 
 def _marital_status(rep: Repetition | None, ctx: Context) -> Json | None:
-    code = text(rep, 1)
+    code, label = parts(rep, 2)
     if not code:
         return None
     mapped = tables.MARITAL_STATUS.get(code)
@@ -269,7 +274,6 @@ def _marital_status(rep: Repetition | None, ctx: Context) -> Json | None:
         return codeable_concept(rep, ctx, "PID-16", table="0002")
     system, target, display = mapped
     concept: Json = {"coding": [coding(target, display, system)]}
-    label = text(rep, 2)
     if label:
         concept["text"] = label
     return concept
@@ -290,23 +294,33 @@ def _race_ethnicity(pid: Segment, ctx: Context) -> list[Json]:
 def _omb_extension(
     reps: list[Repetition], url: str, omb: frozenset[str], aliases: dict[str, tuple[str, str]]
 ) -> Json | None:
-    parts: list[Json] = []
+    items: list[Json] = []
     labels: list[str] = []
     for rep in reps:
-        code, display = text(rep, 1), text(rep, 2)
+        code, display, system = parts(rep, 3)
         if not code:
             continue
         labels.append(display or code)
         if code in aliases:
             code, display = aliases[code]
-        elif (text(rep, 3) or "").upper() not in ("CDCREC", "HL70005", "HL70189") or "-" not in code:
+        elif (system or "").upper() not in ("CDCREC", "HL70005", "HL70189") or "-" not in code:
             continue
         kind = "ombCategory" if code in omb else "detailed"
-        parts.append({"url": kind, "valueCoding": coding(code, display, tables.CDC_RACE)})
+        items.append({"url": kind, "valueCoding": coding(code, display, tables.CDC_RACE)})
     if not labels:
         return None
-    parts.append({"url": "text", "valueString": ", ".join(labels)})
-    return {"url": url, "extension": parts}
+    items.append({"url": "text", "valueString": ", ".join(labels)})
+    return {"url": url, "extension": items}
+
+
+def _identifier_key(identifier: Json) -> tuple[str | None, str]:
+    return identifier.get("system"), identifier["value"]
+
+
+def _telecom_key(point: Json) -> tuple[str, str, str | None]:
+    # What ``_unique`` without a key compares (every item), for the three keys a ContactPoint
+    # from ``contact_point`` can have, without the cost of repr().
+    return point["system"], point["value"], point.get("use")
 
 
 def _unique(items: list[Json], key: Callable[[Json], object] | None = None) -> list[Json]:
