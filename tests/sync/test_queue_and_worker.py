@@ -47,8 +47,13 @@ def queue_url(request, tmp_path) -> str:
 
 def test_higher_priority_jobs_are_taken_first(queue_url, tmp_path):
     queues = build_queues(load_settings(home=tmp_path, queue_url=queue_url))
-    for job_id, priority in (("job-low", "LOW"), ("job-critical", "CRITICAL"), ("job-background", "BACKGROUND"),
-                             ("job-normal", "NORMAL"), ("job-high", "HIGH")):  # fmt: skip
+    for job_id, priority in (
+        ("job-low", "LOW"),
+        ("job-critical", "CRITICAL"),
+        ("job-background", "BACKGROUND"),
+        ("job-normal", "NORMAL"),
+        ("job-high", "HIGH"),
+    ):
         enqueue_job(queues, job_id, priority)
     huey = queues.hueys[SYNC_JOBS]
     order = [huey.dequeue().args[0] for _ in range(5)]
@@ -74,9 +79,14 @@ def test_failed_attempts_retry_after_2_4_8_seconds_then_fail(harness, sandbox, m
     etas = sorted(t.eta.timestamp() - started for t in harness.queues.hueys[SYNC_JOBS].pending())
     assert [round(e) for e in etas] == [2, 4, 8]
     with harness.ctx.sessions() as session:
-        reasons = [e.reason for e in session.execute(
-            select(SyncJobEvent).where(SyncJobEvent.job_id == job_id, SyncJobEvent.to_status == "RETRYING")
-            .order_by(SyncJobEvent.pk)).scalars()]  # fmt: skip
+        reasons = [
+            e.reason
+            for e in session.execute(
+                select(SyncJobEvent)
+                .where(SyncJobEvent.job_id == job_id, SyncJobEvent.to_status == "RETRYING")
+                .order_by(SyncJobEvent.pk)
+            ).scalars()
+        ]
         job = session.get(SyncJob, job_id)
     assert [r.rsplit("retrying in ", 1)[1] for r in reasons] == ["2 s", "4 s", "8 s"]
     assert job.error == "ConnectionError: EHR unreachable (after 4 attempts)"
@@ -117,8 +127,13 @@ def test_a_cancelled_job_stops_at_the_next_page(harness, sandbox):
 
 
 def _worker(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "holovitals.cli", "worker", "--queues", SYNC_JOBS], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "holovitals.cli", "worker", "--queues", SYNC_JOBS],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_sigkilled_worker_job_resumes_and_matches_an_uninterrupted_sync(harness, sandbox, settings, tmp_path):
@@ -152,8 +167,8 @@ def test_sigkilled_worker_job_resumes_and_matches_an_uninterrupted_sync(harness,
         while True:
             with harness.ctx.sessions() as session:
                 pages = session.execute(
-                    select(func.coalesce(func.sum(SyncCheckpoint.pages_done), 0)).where(
-                        SyncCheckpoint.job_id == job_id)).scalar_one()  # fmt: skip
+                    select(func.coalesce(func.sum(SyncCheckpoint.pages_done), 0)).where(SyncCheckpoint.job_id == job_id)
+                ).scalar_one()
             if pages >= 5:
                 break
             assert first.poll() is None, first.stderr.read()
@@ -182,7 +197,40 @@ def test_sigkilled_worker_job_resumes_and_matches_an_uninterrupted_sync(harness,
             second.kill()
     assert harness.stored(conn) == harness.stored(reference) == sandbox.served()
     with harness.ctx.sessions() as session:
-        events = [(e.to_status, e.reason or "") for e in session.execute(
-            select(SyncJobEvent).where(SyncJobEvent.job_id == job_id).order_by(SyncJobEvent.pk)).scalars()]  # fmt: skip
+        events = [
+            (e.to_status, e.reason or "")
+            for e in session.execute(
+                select(SyncJobEvent).where(SyncJobEvent.job_id == job_id).order_by(SyncJobEvent.pk)
+            ).scalars()
+        ]
     assert [s for s, _ in events] == ["QUEUED", "RUNNING", "QUEUED", "RUNNING", "COMPLETED"]
     assert "worker stopped responding" in events[2][1]
+
+
+def test_a_job_queued_twice_is_claimed_by_one_worker_only(harness, sandbox):
+    import threading
+
+    conn = harness.connect(sandbox.url + "/fhir/r4")
+    job_id = harness.job(conn)
+    barrier = threading.Barrier(4)
+    results: list[object] = []
+
+    def worker(name: str) -> None:
+        barrier.wait()
+        with transaction(harness.ctx.sessions) as session:
+            job = claim(session, job_id, name)
+            results.append(job.attempts if job is not None else None)
+
+    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(results, key=lambda r: r is None) == [1, None, None, None]
+    with harness.ctx.sessions() as session:
+        running = [
+            e
+            for e in session.execute(select(SyncJobEvent).where(SyncJobEvent.job_id == job_id)).scalars()
+            if e.to_status == "RUNNING"
+        ]
+    assert len(running) == 1

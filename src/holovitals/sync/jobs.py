@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from holovitals.store.models import Connection, SyncJob, SyncJobEvent
@@ -134,17 +134,19 @@ def create_job(
 def claim(session: Session, job_id: str, worker_id: str) -> SyncJob | None:
     """Move a job to RUNNING if no other job of its connection runs; None when it must wait.
 
-    The connection row is locked first (FOR UPDATE on PostgreSQL; SQLite's single writer does the
-    same once the transaction writes), so two workers can never both start the same connection.
+    The connection row is locked first (FOR UPDATE on PostgreSQL; SQLite's write transactions are
+    IMMEDIATE), and the job is then re-read under that lock and moved with a conditional UPDATE: a
+    job queued twice (a requeue racing a sweep) is claimed once, never by two workers at a time.
     """
     job = session.get(SyncJob, job_id)
     if job is None or JobState(job.status) not in (S.QUEUED, S.RETRYING):
         return None
-    lock = select(Connection.id).where(Connection.id == job.connection_id)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(lock.with_for_update())
-    else:
-        session.execute(update(Connection).where(Connection.id == job.connection_id).values(id=Connection.id))
+        session.execute(select(Connection.id).where(Connection.id == job.connection_id).with_for_update())
+    session.refresh(job)
+    previous = job.status
+    if JobState(previous) not in (S.QUEUED, S.RETRYING):
+        return None
     busy = session.execute(
         select(SyncJob.id).where(
             SyncJob.connection_id == job.connection_id, SyncJob.status == S.RUNNING.value, SyncJob.id != job.id
@@ -152,9 +154,30 @@ def claim(session: Session, job_id: str, worker_id: str) -> SyncJob | None:
     ).first()
     if busy:
         return None
-    job.attempts += 1
-    job.worker_id = worker_id
-    record_transition(session, job, S.RUNNING, f"attempt {job.attempts} on {worker_id}")
+    now = utcnow()
+    moved = session.execute(
+        update(SyncJob)
+        .where(SyncJob.id == job_id, SyncJob.status == previous, SyncJob.attempts == job.attempts)
+        .values(
+            status=S.RUNNING.value,
+            attempts=SyncJob.attempts + 1,
+            worker_id=worker_id,
+            heartbeat_at=now,
+            started_at=func.coalesce(SyncJob.started_at, now),
+        )
+    )
+    if not moved.rowcount:
+        return None
+    session.refresh(job)
+    session.add(
+        SyncJobEvent(
+            job_id=job.id,
+            from_status=previous,
+            to_status=S.RUNNING.value,
+            reason=f"attempt {job.attempts} on {worker_id}",
+            at=now,
+        )
+    )
     return job
 
 

@@ -143,6 +143,8 @@ def resume_stale(ctx: AppContext, queues: Queues) -> int:
         enqueue_job(queues, job_id, priority)
     # A queued job whose task was lost (Redis restarted without persistence) would wait forever;
     # enqueueing it twice is harmless because claim() lets only one run.
+    requeued = {job_id for job_id, _ in requeue}
+    orphans = [(job_id, priority) for job_id, priority in orphans if job_id not in requeued]
     if orphans and all(h.pending_count() == 0 for h in queues.hueys.values()):
         for job_id, priority in orphans:
             enqueue_job(queues, job_id, priority)
