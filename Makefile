@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sandbox_serve.py
 	$(BIN)/python bench/sync_throughput.py
 	$(BIN)/python bench/hl7_parse.py
+	$(BIN)/python bench/hl7_convert.py
 	$(BIN)/python bench/mllp_throughput.py --workers 2
 
 clean:

@@ -192,7 +192,7 @@ class _Matcher:
             count = 0
             while True:
                 # Checked here, not only in _absorb_unknown: a structure has dozens of optional
-                # children, and the call per child was a fifth of strict validation.
+                # children, and a call for each cost a tenth of matching (16.8 -> 15.2 us an ADT^A01).
                 if self.pos < total and segments[self.pos].name not in known:
                     self._absorb_unknown(node)
                 if self.pos >= total:

@@ -144,9 +144,10 @@ def incoming_resources(resources: list[dict[str, Any]]) -> list[IncomingResource
     """``IncomingResource.from_dict`` of each converted resource, with what they share read once.
 
     Every resource of one message has the same meta.lastUpdated: parsing it once instead of per
-    resource, and skipping the checks the converter's output always passes, took this from 65 to
-    40 us for a typical ADT^A01 (11 resources). The resources also share one datetime object, which
-    pickles once on the way back from an intake worker. Anything unusual goes through ``from_dict``.
+    resource, and skipping the checks the converter's output always passes, took this from 64 to
+    52 us for a typical ADT^A01 (11 resources). The resources also share that one datetime object,
+    so pickling them back from an intake worker writes it once (60 -> 33 us a message). Anything
+    unusual goes through ``from_dict``.
     """
     out: list[IncomingResource] = []
     instants: dict[str, datetime] = {}

@@ -121,7 +121,7 @@ def _accepted_originals(session: Session, items: Sequence[tuple[str, str, Intake
     if not wanted:
         return found
     # Straight to the driver like the inserts it precedes: building the ORM select for every group
-    # commit cost 1 ms, as much as the inserts of 20 messages.
+    # commit cost about 1 ms (15 us a message in groups of 64; now 1 us).
     mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
     cursor = session.connection().connection.driver_connection.cursor()
     try:

@@ -37,7 +37,7 @@ class V2Time:
         return datetime(self.year, self.month or 1, self.day or 1, self.hour or 0, self.minute or 0, self.second or 0)
 
 
-# Cached: a V2Time is immutable, and building one (a frozen dataclass, a date check) costs 3 us.
+# Cached: a V2Time is immutable, and building one (a frozen dataclass, a date check) costs 5.7 us.
 @lru_cache(maxsize=4096)
 def parse_dtm(text: str | None) -> V2Time | None:
     """Read ``YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]``; None for anything else or impossible dates."""
