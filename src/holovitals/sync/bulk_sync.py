@@ -15,7 +15,6 @@ from holovitals.fhir.bulk import BulkExport
 from holovitals.fhir.client import FhirClient
 from holovitals.fhir.errors import FhirError
 from holovitals.store.db import transaction
-from holovitals.store.models import SyncError
 from holovitals.store.resources import mark_deleted
 from holovitals.sync import checkpoints
 
@@ -92,10 +91,15 @@ def _commit(runner: _Runner, outcome) -> None:
         runner.guard(session)
         runner.pipeline.store(session, runner.plan.connection_id, outcome, source=runner.source)
         for err in outcome.errors:
-            session.add(SyncError(org_id=runner.plan.org_id, job_id=runner.plan.job_id,
-                                  connection_id=runner.plan.connection_id, stream="bulk",
-                                  resource_type=err.resource_type, resource_id=(err.resource_id or None),
-                                  kind="invalid_resource", message=err.message[:2000]))  # fmt: skip
+            session.add(
+                runner.error_row(
+                    "invalid_resource",
+                    err.message,
+                    stream="bulk",
+                    resource_type=err.resource_type,
+                    resource_id=err.resource_id,
+                )
+            )
 
 
 def _finish(runner: _Runner, cp: checkpoints.StreamState, result) -> None:
@@ -105,13 +109,9 @@ def _finish(runner: _Runner, cp: checkpoints.StreamState, result) -> None:
         removed = mark_deleted(session, runner.plan.connection_id, result.deleted, source=runner.source)
         for outcome in result.errors:
             text = "; ".join(i.get("diagnostics", "") for i in outcome.get("issue", []) if isinstance(i, dict))
-            session.add(SyncError(org_id=runner.plan.org_id, job_id=runner.plan.job_id,
-                                  connection_id=runner.plan.connection_id, stream="bulk", kind="bulk_error",
-                                  message=(text or "the export reported an error")[:2000]))  # fmt: skip
+            session.add(runner.error_row("bulk_error", text or "the export reported an error", stream="bulk"))
         for failure in result.failures:
-            session.add(SyncError(org_id=runner.plan.org_id, job_id=runner.plan.job_id,
-                                  connection_id=runner.plan.connection_id, stream="bulk", resource_type=failure.type,
-                                  kind="bulk_file_failed", message=failure.reason[:2000]))  # fmt: skip
+            session.add(runner.error_row("bulk_file_failed", failure.reason, stream="bulk", resource_type=failure.type))
         if result.complete:
             cp.extra = {"done": True}
             if result.transaction_time:

@@ -330,33 +330,46 @@ class _Runner:
             removed = mark_deleted(session, self.plan.connection_id, deleted, source=self.source) if deleted else 0
             for err in outcome.errors:
                 session.add(
-                    SyncError(
-                        org_id=self.plan.org_id,
-                        job_id=self.plan.job_id,
-                        connection_id=self.plan.connection_id,
-                        stream=stream.key[:200],
+                    self.error_row(
+                        "invalid_resource",
+                        err.message,
+                        stream=stream.key,
                         resource_type=err.resource_type,
-                        resource_id=(err.resource_id or "")[:255] or None,
-                        kind="invalid_resource",
-                        message=err.message[:2000],
+                        resource_id=err.resource_id,
                     )
                 )
             checkpoints.save(session, self.plan.connection_id, cp)
             if removed:
                 self.state.stats.add(deleted=removed)
 
+    def error_row(
+        self,
+        kind: str,
+        message: str,
+        *,
+        stream: str | None = None,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        http_status: int | None = None,
+    ) -> SyncError:
+        """A recorded failure of this job, its text and ids cut to the columns' sizes."""
+        return SyncError(
+            org_id=self.plan.org_id,
+            job_id=self.plan.job_id,
+            connection_id=self.plan.connection_id,
+            stream=stream[:200] if stream else None,
+            resource_type=resource_type,
+            resource_id=(resource_id or "")[:255] or None,
+            kind=kind,
+            http_status=http_status,
+            message=message[:2000],
+        )
+
     def _record_failure(self, stream_key: str, resource_type: str | None, exc: FhirError) -> None:
         with transaction(self.ctx.sessions) as session:
             session.add(
-                SyncError(
-                    org_id=self.plan.org_id,
-                    job_id=self.plan.job_id,
-                    connection_id=self.plan.connection_id,
-                    stream=stream_key[:200],
-                    resource_type=resource_type,
-                    kind="page_failed",
-                    http_status=exc.status,
-                    message=str(exc)[:2000],
+                self.error_row(
+                    "page_failed", str(exc), stream=stream_key, resource_type=resource_type, http_status=exc.status
                 )
             )
         self.state.stats.add(errors=1)
@@ -506,17 +519,7 @@ class _Runner:
 
     def _record_doc_error(self, doc: dict[str, Any], message: str) -> None:
         with transaction(self.ctx.sessions) as session:
-            session.add(
-                SyncError(
-                    org_id=self.plan.org_id,
-                    job_id=self.plan.job_id,
-                    connection_id=self.plan.connection_id,
-                    resource_type=doc["type"],
-                    resource_id=doc["id"],
-                    kind="document",
-                    message=message[:2000],
-                )
-            )
+            session.add(self.error_row("document", message, resource_type=doc["type"], resource_id=doc["id"]))
         self.state.stats.add(errors=1)
 
 
