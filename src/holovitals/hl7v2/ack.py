@@ -53,9 +53,7 @@ class AckResult(NamedTuple):
 
 def ack_mode(message: Message) -> AckMode:
     """Enhanced mode when the sender valued MSH-15 or MSH-16, original mode otherwise."""
-    if message.get("MSH-15") or message.get("MSH-16"):
-        return "enhanced"
-    return "original"
+    return _mode(message.msh.fields)
 
 
 def ack_code(message: Message, outcome: Outcome) -> str:
@@ -102,14 +100,16 @@ def build_ack(
         outcome = outcome or error.outcome
         text = text if text is not None else str(error)
     outcome = outcome or "accept"
+    header = received.msh.fields
+    mode = _mode(header)
     if outcome in _OUTCOME_OF_CODE:
         code = outcome
     elif outcome in ("accept", "error", "reject"):
-        code = ack_code(received, outcome)  # type: ignore[arg-type]
+        code = ACK_CODES[(mode, outcome)]  # type: ignore[index]
     else:
         raise ValueError("outcome is accept, error, reject or an HL7 table 0008 code")
     return _build(
-        received.msh,
+        header,
         received.delimiters,
         code,
         text,
@@ -118,7 +118,7 @@ def build_ack(
         timestamp=timestamp,
         sending_application=sending_application,
         sending_facility=sending_facility,
-        enhanced=ack_mode(received) == "enhanced",
+        enhanced=mode == "enhanced",
     )
 
 
@@ -150,7 +150,7 @@ def build_reject(
     if version:
         msh.set(12, version, escape=False)
     return _build(
-        msh,
+        msh.fields,
         delimiters,
         "AR",
         text,
@@ -187,8 +187,17 @@ def parse_ack(text: str | bytes) -> AckResult:
 # -- internals --------------------------------------------------------------------------------
 
 
+def _mode(header: list[str]) -> AckMode:
+    """The mode asked for by a received MSH, given as its field list."""
+    return "enhanced" if any(header[15:17]) else "original"
+
+
+#: The received MSH fields an ACK reads: up to MSH-18 (shorter headers are padded with empties).
+_LAST_HEADER_FIELD = 18
+
+
 def _build(
-    msh_in: Segment,
+    header: list[str],
     d: Delimiters,
     code: str,
     text: str | None,
@@ -200,43 +209,56 @@ def _build(
     sending_facility: str | None,
     enhanced: bool,
 ) -> Message:
-    version_field = msh_in.get(12) or DEFAULT_VERSION
-    version = _version_tuple(msh_in.get("12.1") or DEFAULT_VERSION)
-    trigger = msh_in.get("9.2") or ""
+    """The ACK's text, built from the received MSH's field list in one pass.
+
+    Every accepted message gets one, so it is joined as text rather than built with
+    ``Message.set`` and ``add_segment``, whose Segment objects were then re-read to be sent:
+    17 -> 8 us an ADT^A01's ACK with ``mllp.encode`` (2 of them the fresh control id).
+    """
+    if len(header) <= _LAST_HEADER_FIELD:
+        header = header + [""] * (_LAST_HEADER_FIELD + 1 - len(header))
+    version_field = header[12] or DEFAULT_VERSION
+    version = _version_tuple(header[12].partition(d.repetition)[0].partition(d.component)[0] or DEFAULT_VERSION)
+    msh9 = header[9].partition(d.repetition)[0].split(d.component)
+    trigger = msh9[1] if len(msh9) > 1 else ""
     message_type = d.component.join(["ACK", trigger, "ACK"] if version >= (2, 3, 1) else ["ACK", trigger])
     if message_type.endswith(d.component):
         message_type = "ACK"
-    fields = {
-        3: escape(sending_application, d) if sending_application is not None else msh_in.get(5) or "",
-        4: escape(sending_facility, d) if sending_facility is not None else msh_in.get(6) or "",
-        5: msh_in.get(3) or "",
-        6: msh_in.get(4) or "",
-        7: format_timestamp(timestamp),
-        9: message_type,
-        10: escape(control_id or new_control_id(), d),
-        11: msh_in.get(11) or "P",
-        12: version_field,
-        15: "NE" if enhanced else "",
-        16: "NE" if enhanced else "",
-        18: msh_in.get(18) or "",
-    }
-    last = max(number for number, value in fields.items() if value)
-    msh = d.field.join(["MSH", d.encoding_characters] + [fields.get(n, "") for n in range(3, last + 1)])
-    ack = Message([Segment(msh, d)], d, ["\r"])
-    msa = [code, msh_in.get(10) or ""]
-    if text:
-        msa.append(escape(text, d))
-    ack.add_segment("MSA", *msa, escape=False)
+    no_ack_back = "NE" if enhanced else ""  # MSH-15/16 of a commit ACK: it asks for no ACK itself
+    fields = [  # index n holds MSH-(n + 1)
+        "MSH",
+        d.encoding_characters,
+        escape(sending_application, d) if sending_application is not None else header[5],
+        escape(sending_facility, d) if sending_facility is not None else header[6],
+        header[3],  # MSH-5, -6: back to the sender
+        header[4],
+        format_timestamp(timestamp),
+        "",
+        message_type,
+        # A fresh id is 20 hex digits, which no usable delimiter set needs escaped.
+        escape(control_id, d) if control_id else new_control_id(),
+        header[11] or "P",
+        version_field,
+        "",
+        "",
+        no_ack_back,
+        no_ack_back,
+        "",
+        header[18],
+    ]
+    while not fields[-1]:  # MSH ends at its last valued field
+        fields.pop()
+    msa = ["MSA", code, header[10], escape(text, d)] if text else ["MSA", code, header[10]]
+    segments = [d.field.join(fields), d.field.join(msa)]
 
     if code not in ("AA", "CA") and not issues:
         issues = [HL7Issue(207, text or ERROR_CODES[207])]
     if issues:
         if version >= (2, 5):
-            for issue in issues:
-                ack.add_segment("ERR", *_err_fields(issue, d), escape=False)
+            segments.extend(d.field.join(["ERR", *_err_fields(issue, d)]) for issue in issues)
         else:
-            ack.add_segment("ERR", d.repetition.join(_eld(issue, d) for issue in issues), escape=False)
-    return ack
+            segments.append(d.field.join(["ERR", d.repetition.join(_eld(issue, d) for issue in issues)]))
+    return Message(segments, d, ["\r"] * len(segments))
 
 
 def _err_fields(issue: HL7Issue, d: Delimiters) -> list[str]:
