@@ -151,12 +151,13 @@ def incoming_resources(resources: list[dict[str, Any]]) -> list[IncomingResource
     """
     out: list[IncomingResource] = []
     instants: dict[str, datetime] = {}
+    sha256, dumps = hashlib.sha256, orjson.dumps
     for body in resources:
-        if body.__class__ is not dict:
+        meta = body.get("meta") if body.__class__ is dict else None
+        if meta.__class__ is not dict:
             out.append(IncomingResource.from_dict(body))
             continue
-        rtype, rid, meta = body.get("resourceType"), body.get("id"), body.get("meta")
-        stamp = meta.get("lastUpdated") if meta.__class__ is dict else None
+        rtype, rid, stamp = body.get("resourceType"), body.get("id"), meta.get("lastUpdated")  # type: ignore[union-attr]
         if (
             rtype.__class__ is not str
             or not rtype
@@ -171,17 +172,18 @@ def incoming_resources(resources: list[dict[str, Any]]) -> list[IncomingResource
         last_updated = instants.get(stamp)  # type: ignore[arg-type]
         if last_updated is None:
             last_updated = instants[stamp] = parse_instant(stamp, f"{rtype}/{rid} meta.lastUpdated")  # type: ignore[index]
-        raw = orjson.dumps(body)
+        raw = dumps(body)
+        # Positional, in field order (as ``_rebuild`` does): keywords cost 0.15 us a resource.
         out.append(
             IncomingResource(
-                resource_type=rtype,  # type: ignore[arg-type]
-                resource_id=rid,  # type: ignore[arg-type]
-                text=raw.decode(),
-                content_hash=hashlib.sha256(raw).hexdigest(),
-                version_id=None,
-                version_num=None,
-                last_updated=last_updated,
-                patient_id=patient_of(body),
+                rtype,  # type: ignore[arg-type]  # resource_type
+                rid,  # type: ignore[arg-type]  # resource_id
+                raw.decode(),  # text
+                sha256(raw).hexdigest(),  # content_hash
+                None,  # version_id
+                None,  # version_num
+                last_updated,
+                patient_of(body),  # patient_id
             )
         )
     return out

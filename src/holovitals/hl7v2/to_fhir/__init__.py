@@ -23,7 +23,7 @@ turns any of them into the NAK.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any
@@ -118,7 +118,7 @@ def convert(
     ctx = build_context(msg, source_system=source_system, zone=zone, identifier_systems=identifier_systems)
     patient_ref = mapping.convert(ctx)
     _warn_unmapped(msg, mapping.segments, ctx)
-    resources = _patients_first(list(ctx.resources.values()))
+    resources = _patients_first(ctx.resources.values())
     return ConversionResult(
         resources=resources,
         message_type=f"{kind}^{trigger}",
@@ -140,12 +140,12 @@ def _warn_unmapped(msg: Message, mapped: frozenset[str], ctx: Context) -> None:
             ctx.warn(f"{name} segment not mapped")
 
 
-def _patients_first(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(resources, key=_not_patient)
-
-
-def _not_patient(resource: dict[str, Any]) -> bool:
-    return resource["resourceType"] != "Patient"
+def _patients_first(resources: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Patients, then the rest, each in the order made (a stable partition, no key function calls)."""
+    patients, others = [], []
+    for resource in resources:
+        (patients if resource["resourceType"] == "Patient" else others).append(resource)
+    return patients + others if others else patients
 
 
 __all__ = ["SUPPORTED", "ConversionError", "ConversionResult", "UnsupportedMessage", "convert", "patient_to_adt"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..groups import group_message
 from .clinical import map_allergy, map_condition, map_coverage, map_procedure
 from .context import Context
-from .datatypes import practitioner_reference, text
+from .datatypes import field_text, practitioner_reference
 from .encounter import add_role_participants, adt_status, map_encounter
 from .errors import missing
 from .observation import ObservationParent, map_observation
@@ -63,7 +63,7 @@ def _encounter(ctx: Context, patient_ref: str) -> str | None:
         if ctx.trigger in VISIT_EVENTS:
             raise missing("PV1")
         return None
-    if (pv1.value("2.1") or "").strip() == "N":
+    if (pv1.component_value(2) or "").strip() == "N":
         return None
     status = adt_status(ctx.trigger, pv1)
     encounter_ref = map_encounter(pv1, ctx.message.segment("PV2"), patient_ref, ctx, status=status)
@@ -75,7 +75,7 @@ def _primary_care_roles(ctx: Context, patient_ref: str) -> None:
     """ROL with role PP (primary care provider) -> Patient.generalPractitioner."""
     patient = ctx.resources[patient_ref]
     for rol in ctx.message.segments("ROL"):
-        if text(rol.first_repetition(3), 1) != "PP":
+        if field_text(rol, 3) != "PP":
             continue
         for rep in rol.repetitions(4):
             ref = practitioner_reference(rep, ctx, "ROL-4")

@@ -22,6 +22,7 @@ from .datatypes import (
     each,
     ei_key,
     ei_parts,
+    field_text,
     identifier_cx,
     identifier_ei,
     parts,
@@ -64,12 +65,12 @@ def map_allergy(segment: Segment, patient_ref: str, ctx: Context) -> str | None:
         allergy["clinicalStatus"] = {"coding": [coding(clinical, None, CLINICAL_STATUS)]}
     if verification:
         allergy["verificationStatus"] = {"coding": [coding(verification, None, VERIFICATION_STATUS)]}
-    category, kind = tables.ALLERGY_TYPE.get(text(segment.first_repetition(2), 1) or "", (None, None))
+    category, kind = tables.ALLERGY_TYPE.get(field_text(segment, 2) or "", (None, None))
     if kind:
         allergy["type"] = kind
     if category:
         allergy["category"] = [category]
-    severity_code = text(segment.first_repetition(4), 1)
+    severity_code = field_text(segment, 4)
     criticality, reaction_severity = tables.ALLERGY_SEVERITY.get(severity_code or "", (None, None))
     if severity_code and criticality is None:
         ctx.warn(f"{name}-4 severity is not in HL7 table 0128; left out")
@@ -95,9 +96,9 @@ def map_allergy(segment: Segment, patient_ref: str, ctx: Context) -> str | None:
 
 def _allergy_status(segment: Segment) -> tuple[str | None, str | None]:
     if segment.name == "IAM":
-        if (segment.value("6.1") or "").strip() == "D":
+        if (segment.component_value(6) or "").strip() == "D":
             return None, "entered-in-error"
-        status = text(segment.first_repetition(17), 1)
+        status = field_text(segment, 17)
         if status in tables.ALLERGY_CLINICAL_STATUS:
             return tables.ALLERGY_CLINICAL_STATUS[status]
     # AL1 says nothing about status; an allergy a feed reports is one the sender holds active.
@@ -137,7 +138,7 @@ def map_condition(dg1: Segment, patient_ref: str, encounter_ref: str | None, ctx
         identifier = identifier_ei(ei_parts(dg1.first_repetition(20)), ctx)
         if identifier:
             condition["identifier"] = [identifier]
-    verification = tables.DIAGNOSIS_VERIFICATION.get(text(dg1.first_repetition(6), 1) or "")
+    verification = tables.DIAGNOSIS_VERIFICATION.get(field_text(dg1, 6) or "")
     if verification:
         condition["verificationStatus"] = {"coding": [coding(verification, None, CONDITION_VERIFICATION)]}
     condition["category"] = [{"coding": [coding("encounter-diagnosis", "Encounter Diagnosis", CONDITION_CATEGORY)]}]
@@ -195,7 +196,7 @@ def map_coverage(in1: Segment, patient_ref: str, ctx: Context) -> str | None:
     """IN1 -> Coverage: payor from IN1-3 (company id) and IN1-4 (name), plan IN1-2, group IN1-8/9,
     period IN1-12/13, relationship IN1-17 (table 0063), subscriber id IN1-36 (policy number)."""
     company_id = identifier_cx(in1.first_repetition(3), ctx, "IN1-3")
-    company_name = text(in1.first_repetition(4), 1)
+    company_name = field_text(in1, 4)
     if company_id is None and company_name is None:
         ctx.warn("IN1-3 and IN1-4 insurance company missing; the IN1 segment is left out")
         return None
@@ -214,7 +215,7 @@ def map_coverage(in1: Segment, patient_ref: str, ctx: Context) -> str | None:
     if policy:
         coverage["subscriberId"] = policy
     coverage["beneficiary"] = {"reference": patient_ref}
-    relationship = text(in1.first_repetition(17), 1)
+    relationship = field_text(in1, 17)
     if relationship in tables.SUBSCRIBER_RELATIONSHIP:
         coverage["relationship"] = {
             "coding": [coding(tables.SUBSCRIBER_RELATIONSHIP[relationship], None, SUBSCRIBER_RELATIONSHIP)]
@@ -237,7 +238,7 @@ def map_coverage(in1: Segment, patient_ref: str, ctx: Context) -> str | None:
         classes.append(_class("plan", plan_id, plan_name))
     group_number = clean(in1.value(8) or "").strip()
     if group_number:
-        classes.append(_class("group", group_number, text(in1.first_repetition(9), 1)))
+        classes.append(_class("group", group_number, field_text(in1, 9)))
     if classes:
         coverage["class"] = classes
     return ctx.add(coverage)

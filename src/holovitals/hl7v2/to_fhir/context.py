@@ -29,11 +29,16 @@ class Context:
     source: str
     zone: tzinfo
     systems: Mapping[str, str]
-    meta: dict[str, Any]
+    #: What each resource's meta says: lastUpdated (MSH-7), source (MSH-3/4), the MSH-10 tag.
+    last_updated: str
+    meta_source: str
+    control_tag: str | None
     message_time: V2Time
     warnings: list[str] = field(default_factory=list)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     _keys: dict[tuple[str, ...], int] = field(default_factory=dict)
+    #: What ``datatypes`` made of a person, place or organisation this message already named.
+    shared: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     # Read once: the mappings ask for these a dozen times a message, and each read goes back to MSH.
     @cached_property
@@ -67,6 +72,17 @@ class Context:
             return make_id(resource_type, self.source, *key, f"#{seen + 1}")
         return make_id(resource_type, self.source, *key)
 
+    def new_meta(self) -> dict[str, Any]:
+        """The meta of one resource: each gets its own dicts, so editing one never edits another."""
+        # Built as a literal: copying a template dict and its tag list cost twice as much.
+        if self.control_tag is None:
+            return {"lastUpdated": self.last_updated, "source": self.meta_source}
+        return {
+            "lastUpdated": self.last_updated,
+            "source": self.meta_source,
+            "tag": [{"system": CONTROL_ID_SYSTEM, "code": self.control_tag}],
+        }
+
     def add(self, resource: dict[str, Any]) -> str:
         """Stamp meta on a resource, keep it, and return its ``Type/id`` reference.
 
@@ -80,13 +96,14 @@ class Context:
             for key, value in resource.items():
                 existing.setdefault(key, value)
             return ref
+        meta = self.new_meta()
         if "meta" in resource:
-            stamped = {"resourceType": resource_type, "id": resource_id, "meta": _copy_meta(self.meta)}
+            stamped = {"resourceType": resource_type, "id": resource_id, "meta": meta}
             stamped.update((k, v) for k, v in resource.items() if k not in ("resourceType", "id", "meta"))
         else:
             # The usual case, in one C-level merge: resourceType and id are overwritten in place
             # by the same values, so the key order is the one above.
-            stamped = {"resourceType": resource_type, "id": resource_id, "meta": _copy_meta(self.meta), **resource}
+            stamped = {"resourceType": resource_type, "id": resource_id, "meta": meta, **resource}
         self.resources[ref] = stamped
         return ref
 
@@ -100,36 +117,60 @@ def build_context(
 ) -> Context:
     """Read MSH once: the source, the message time (meta.lastUpdated) and the default time zone."""
     msh = message.msh
-    app = _hd_name(msh.value("3.1"), msh.value("3.2"))
-    facility = _hd_name(msh.value("4.1"), msh.value("4.2"))
+    app = _hd_name(msh.component_value(3), msh.component_value(3, 2))
+    facility = _hd_name(msh.component_value(4), msh.component_value(4, 2))
     source = source_system or facility or app
     if not source:
         raise ConversionError(
             "MSH-4 sending facility and MSH-3 sending application are both empty", location=HL7Location("MSH", 1, 4)
         )
-    message_time = parse_dtm(msh.value("7.1"))
-    if message_time is None or message_time.day is None:
+    clock = _message_clock(msh.component_value(7), zone)
+    if clock is None:
         raise missing("MSH", 7, "date/time of message")
-    warnings: list[str] = []
-    if zone is None:
-        if message_time.offset is not None:
-            zone = timezone(message_time.offset)
-        else:
-            zone = UTC
-            warnings.append("MSH-7 has no UTC offset and no time zone is configured: timestamps read as UTC")
-    last_updated = to_instant(message_time, zone)
-    meta: dict[str, Any] = {"lastUpdated": last_updated, "source": _meta_source(app, facility)}
-    if message.control_id:
-        meta["tag"] = [{"system": CONTROL_ID_SYSTEM, "code": message.control_id.strip()}]
+    message_time, zone, last_updated, warning = clock
+    control_id = message.control_id
     return Context(
         message=message,
         source=source,
         zone=zone,
         systems=dict(identifier_systems or {}),
-        meta=meta,
+        last_updated=last_updated,
+        meta_source=_meta_source(app, facility),
+        control_tag=control_id.strip() if control_id else None,
         message_time=message_time,
-        warnings=warnings,
+        warnings=[warning] if warning else [],
     )
+
+
+_NO_OFFSET = "MSH-7 has no UTC offset and no time zone is configured: timestamps read as UTC"
+
+
+def _message_clock(value: str | None, zone: tzinfo | None) -> tuple[V2Time, tzinfo, str, str | None] | None:
+    try:
+        return _clock(value, zone)
+    except TypeError:  # an unhashable tzinfo (dateutil's tzlocal is one): work it out uncached
+        return _clock.__wrapped__(value, zone)
+
+
+# At 2,500 messages a second most messages share their MSH-7 second with the one before: the
+# zone and lastUpdated are a pure function of it (and the configured zone), 2.5 us uncached.
+@lru_cache(maxsize=256)
+def _clock(value: str | None, zone: tzinfo | None) -> tuple[V2Time, tzinfo, str, str | None] | None:
+    """(MSH-7 parsed, the zone for values without an offset, meta.lastUpdated, warning); None
+    when MSH-7 is no timestamp precise to the day."""
+    message_time = parse_dtm(value)
+    if message_time is None or message_time.day is None:
+        return None
+    warning = None
+    if zone is None:
+        if message_time.offset is not None:
+            zone = timezone(message_time.offset)
+        else:
+            zone = UTC
+            warning = _NO_OFFSET
+    last_updated = to_instant(message_time, zone)
+    assert last_updated is not None  # a day is there
+    return message_time, zone, last_updated, warning
 
 
 @lru_cache(maxsize=256)
@@ -140,10 +181,3 @@ def _meta_source(app: str | None, facility: str | None) -> str:
 
 def _hd_name(namespace: str | None, universal: str | None) -> str | None:
     return (namespace or "").strip() or (universal or "").strip() or None
-
-
-def _copy_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    copied = dict(meta)
-    if "tag" in copied:
-        copied["tag"] = list(map(dict, copied["tag"]))
-    return copied

@@ -17,6 +17,7 @@ from .datatypes import (
     coding,
     cx_key,
     date_time,
+    field_text,
     identifier_cx,
     location_reference,
     practitioner_reference,
@@ -25,12 +26,12 @@ from .datatypes import (
 )
 from .patient import first_rep
 
-#: PV1 person fields -> v3 ParticipationType.
-PV1_PARTICIPANTS: tuple[tuple[int, str, str], ...] = (
-    (7, "ATND", "attender"),
-    (8, "REF", "referrer"),
-    (9, "CON", "consultant"),
-    (17, "ADM", "admitter"),
+#: PV1 person fields -> v3 ParticipationType (and the field's label for warnings).
+PV1_PARTICIPANTS: tuple[tuple[int, str, str, str], ...] = (
+    (7, "ATND", "attender", "PV1-7"),
+    (8, "REF", "referrer", "PV1-8"),
+    (9, "CON", "consultant", "PV1-9"),
+    (17, "ADM", "admitter", "PV1-17"),
 )
 #: Encounter.status -> the status of the encounter's current location.
 LOCATION_STATUS = {"in-progress": "active", "finished": "completed", "planned": "planned", "onleave": "active"}
@@ -59,7 +60,7 @@ def adt_status(trigger: str, pv1: Segment) -> str:
         return status
     if ts_text(pv1, 45):
         return "finished"
-    if (pv1.value("2.1") or "").strip() == "P":
+    if (pv1.component_value(2) or "").strip() == "P":
         return "planned"
     return "in-progress"
 
@@ -89,9 +90,9 @@ def map_encounter(pv1: Segment, pv2: Segment | None, patient_ref: str, ctx: Cont
         encounter["serviceType"] = service
     encounter["subject"] = {"reference": patient_ref}
     participants = []
-    for field, code, display in PV1_PARTICIPANTS:
+    for field, code, display, label in PV1_PARTICIPANTS:
         for rep in pv1.repetitions(field):
-            person = practitioner_reference(rep, ctx, f"PV1-{field}")
+            person = practitioner_reference(rep, ctx, label)
             if person:
                 participants.append(_participant(code, display, person))
     if participants:
@@ -116,7 +117,7 @@ def add_role_participants(encounter_ref: str, roles: list[Segment], ctx: Context
     """ROL segments (role ROL-3, person ROL-4) -> more Encounter participants."""
     encounter = ctx.resources[encounter_ref]
     for rol in roles:
-        role = text(rol.first_repetition(3), 1)
+        role = field_text(rol, 3)
         if role == "PP":
             continue
         for rep in rol.repetitions(4):
@@ -135,7 +136,7 @@ def _participant(code: str, display: str, person: Json) -> Json:
 
 
 def _encounter_class(pv1: Segment, ctx: Context) -> Json:
-    raw = (pv1.value("2.1") or "").strip().upper()
+    raw = (pv1.component_value(2) or "").strip().upper()
     code = tables.PATIENT_CLASS_ALIASES.get(raw, raw)
     mapped = tables.ENCOUNTER_CLASS.get(code)
     if mapped is None:

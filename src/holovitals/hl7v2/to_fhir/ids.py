@@ -44,9 +44,13 @@ def make_id(resource_type: str, source: str, *key: str | None) -> str:
 
     Parts are JSON-encoded before hashing, so ``("a|b", "c")`` and ``("a", "b|c")`` never collide.
     """
-    payload = orjson.dumps([resource_type, source, *[k or "" for k in key]])
-    digest = hashlib.sha1(payload, usedforsecurity=False).hexdigest()
-    return f"{_PREFIXES.get(resource_type, resource_type.lower()[:20])}-{digest}"
+    # orjson writes a tuple as the same JSON array as a list; None parts are written as "".
+    parts = (resource_type, source, *key) if None not in key else (resource_type, source, *[k or "" for k in key])
+    digest = hashlib.sha1(orjson.dumps(parts), usedforsecurity=False).hexdigest()
+    prefix = _PREFIXES.get(resource_type)
+    if prefix is None:
+        prefix = resource_type.lower()[:20]
+    return f"{prefix}-{digest}"
 
 
 def reference(resource_type: str, resource_id: str) -> str:

@@ -19,6 +19,7 @@ from .datatypes import (
     date_time,
     ei_key,
     ei_parts,
+    field_text,
     identifier_ei,
     instant,
     mime_type,
@@ -60,8 +61,8 @@ def convert(ctx: Context) -> str:
     master = identifier_ei(unique, ctx)
     if master:
         document["masterIdentifier"] = master
-    document["status"] = tables.DOC_AVAILABILITY.get((txa.value("19.1") or "").strip().upper(), "current")
-    doc_status = tables.DOC_STATUS.get((txa.value("17.1") or "").strip().upper())
+    document["status"] = tables.DOC_AVAILABILITY.get((txa.component_value(19) or "").strip().upper(), "current")
+    doc_status = tables.DOC_STATUS.get((txa.component_value(17) or "").strip().upper())
     if doc_status:
         document["docStatus"] = doc_status
     doc_type = codeable_concept(first_rep(txa, 2), ctx, "TXA-2")
@@ -77,12 +78,12 @@ def convert(ctx: Context) -> str:
     authenticators = _people(txa, 10, ctx) or _people(txa, 22, ctx)
     if authenticators:
         document["authenticator"] = authenticators[0]
-    confidentiality = tables.CONFIDENTIALITY.get((txa.value("18.1") or "").strip().upper())
+    confidentiality = tables.CONFIDENTIALITY.get((txa.component_value(18) or "").strip().upper())
     if confidentiality:
         document["securityLabel"] = [
             {"coding": [coding(confidentiality[0], confidentiality[1], tables.V3_CONFIDENTIALITY)]}
         ]
-    title = text(first_rep(txa, 2), 2) or text(first_rep(txa, 2), 1)
+    title = text(first_rep(txa, 2), 2) or field_text(txa, 2)
     document["content"] = [{"attachment": a} for a in _content(msg.segments("OBX"), txa, title, ctx)]
     context = _context(msg, txa, ctx)
     if context:
@@ -100,7 +101,7 @@ def _content(observations: list[Segment], txa: Segment, title: str | None, ctx: 
     lines: list[str] = []
     attachments: list[Json] = []
     for obx in observations:
-        value_type = (obx.value("2.1") or "").strip().upper()
+        value_type = (obx.component_value(2) or "").strip().upper()
         if value_type in DOCUMENT_TYPES:
             found = document_attachment(value_type, first_rep(obx, 5), ctx)
             if found is not None:
@@ -115,7 +116,7 @@ def _content(observations: list[Segment], txa: Segment, title: str | None, ctx: 
         attachments.insert(0, text_attachment("\n".join(lines), title=title))
     if not attachments:
         # T01 announces a document without its content: say what kind it is and no more.
-        presentation = (txa.value("3.1") or "").strip().upper()
+        presentation = (txa.component_value(3) or "").strip().upper()
         empty: Json = {"contentType": PRESENTATION.get(presentation) or mime_type(presentation, None)}
         if title:
             empty["title"] = title

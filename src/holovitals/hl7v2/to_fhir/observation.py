@@ -27,6 +27,8 @@ from .datatypes import (
     date_time,
     each,
     ei_parts,
+    fhir_code,
+    field_text,
     identifier_ei,
     mime_type,
     organization_reference,
@@ -83,7 +85,7 @@ def map_observation(
     scope: str = "",
 ) -> tuple[str | None, Json | None]:
     """OBX -> (Observation reference, None), or (None, Attachment) for an ED/RP document value."""
-    value_type = (obx.value("2.1") or "").strip().upper()
+    value_type = (obx.component_value(2) or "").strip().upper()
     code = codeable_concept(obx.first_repetition(3), ctx, "OBX-3")
     if value_type in DOCUMENT_TYPES:
         found = document_attachment(value_type, obx.first_repetition(5), ctx)
@@ -93,7 +95,7 @@ def map_observation(
         return None, found
     if code is None:
         raise missing("OBX", 3, "observation identifier")
-    key = ("OBX", scope, text(obx.first_repetition(4), 1) or "", (obx.value(1) or "").strip(), *concept_key(code))
+    key = ("OBX", scope, field_text(obx, 4) or "", (obx.value(1) or "").strip(), *concept_key(code))
     observation: Json = {"resourceType": "Observation", "id": ctx.unique_id("Observation", *parent.key, *key)}
     instance = identifier_ei(ei_parts(obx.first_repetition(21)), ctx)
     if instance:
@@ -157,29 +159,42 @@ def _category(code: Json, parent: ObservationParent) -> str | None:
 
 def _value(value_type: str, reps: list[Repetition], unit: Json, ctx: Context) -> tuple[str, Any] | None:
     """OBX-5 by its OBX-2 type. Text types join their repetitions with line breaks."""
-    valued = [r for r in reps if (r.value() or "").strip()]
-    if not valued:
+    first: Repetition | None = None
+    for rep in reps:  # the first repetition with a value; none: no value
+        first_value = rep.value() or ""
+        if first_value.strip():
+            first = rep
+            break
+    if first is None:
         return None
-    first = valued[0]
+    # A value of control characters only (``\X00\``) cleans to nothing, and an empty
+    # valueString is invalid R4: then there is no text to keep either.
     if value_type in TEXT_TYPES:
-        return "valueString", clean("\n".join((r.value() or "") for r in reps)).strip()
+        shown = clean("\n".join((r.value() or "") for r in reps)).strip()
+        return ("valueString", shown) if shown else None
     if value_type == "NM":
-        found = quantity(first.value(), unit)
+        found = quantity(first_value, unit)
         if found is not None:
             return "valueQuantity", found
+        shown = clean(first_value).strip()
+        if not shown:
+            return None
         ctx.warn("OBX-5 is not a number although OBX-2 says NM; kept as text")
-        return "valueString", clean(first.value() or "").strip()
+        return "valueString", shown
     if value_type == "SN":
         found_sn = structured_numeric(first, unit)
         if found_sn is not None:
             return found_sn
+        shown = " ".join(clean(first_value).split())
+        if not shown:
+            return None
         ctx.warn("OBX-5 is not a structured numeric although OBX-2 says SN; kept as text")
-        return "valueString", " ".join(clean(first.value() or "").split())
+        return "valueString", shown
     if value_type in CODED_TYPES:
         concept = codeable_concept(first, ctx, "OBX-5")
         return ("valueCodeableConcept", concept) if concept else None
     if value_type == "DT":
-        when = date(first.value(), ctx, "OBX-5")
+        when = date(first_value, ctx, "OBX-5")
         return ("valueDateTime", when) if when else None
     if value_type in ("TS", "DTM"):
         when = date_time(first.value(1), ctx, "OBX-5")
@@ -189,7 +204,7 @@ def _value(value_type: str, reps: list[Repetition], unit: Json, ctx: Context) ->
         return ("valueTime", found_time) if found_time else None
     if value_type in ("ID", "IS"):
         code = text(first, 1)
-        return ("valueCodeableConcept", {"coding": [{"code": code}], "text": code}) if code else None
+        return ("valueCodeableConcept", {"coding": [{"code": fhir_code(code)}], "text": code}) if code else None
     ctx.warn("OBX-2 value type is missing or has no FHIR mapping here; OBX-5 kept as text")
     parts = [text(first, i) for i in range(1, len(first.components) + 1)]
     shown = " ".join(p for p in parts if p)
@@ -224,12 +239,14 @@ def _interpretation(obx: Segment, ctx: Context) -> list[Json]:
 
 
 def _performers(obx: Segment, participants: Sequence[Segment], ctx: Context) -> list[Json]:
+    if not participants and not obx.get(16) and not obx.get(23):
+        return []  # most OBX name no performer: skip building and deduplicating the list
     found = [
         *each(obx.repetitions(16), practitioner_reference, ctx, "OBX-16"),
         organization_reference(obx.first_repetition(23), ctx, "OBX-23"),
     ]
     for prt in participants:
-        if text(prt.first_repetition(4), 1) in NOT_PERFORMERS:
+        if field_text(prt, 4) in NOT_PERFORMERS:
             continue
         found.append(practitioner_reference(prt.first_repetition(5), ctx, "PRT-5"))
         found.append(organization_reference(prt.first_repetition(8), ctx, "PRT-8"))

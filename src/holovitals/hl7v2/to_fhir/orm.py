@@ -24,10 +24,10 @@ from .datatypes import (
     date_time,
     ei_key,
     ei_parts,
+    field_text,
     identifier_ei,
     number,
     practitioner_reference,
-    text,
     ts_text,
     unit_of,
 )
@@ -105,10 +105,10 @@ def order_status(orc: Segment | None, default: str = "active") -> str:
     """ORC-5 order status (table 0038) when sent, else ORC-1 order control (table 0119)."""
     if orc is None:
         return default
-    status = (orc.value("5.1") or "").strip()
+    status = (orc.component_value(5) or "").strip()
     if status in tables.ORDER_STATUS:
         return tables.ORDER_STATUS[status]
-    control = (orc.value("1.1") or "").strip()
+    control = (orc.component_value(1) or "").strip()
     return tables.ORDER_CONTROL_STATUS.get(control, default)
 
 
@@ -218,9 +218,9 @@ def _identify(request: Json, placer: tuple, filler: tuple, orc: Segment | None, 
 
 def _priority(orc: Segment | None, obr: Segment | None, timing: Segment | None) -> str | None:
     candidates = [
-        text(first_rep(timing, 9), 1),
-        (orc.value("7.6") if orc is not None else None),
-        (obr.value("27.6") if obr is not None else None),
+        field_text(timing, 9),
+        (orc.component_value(7, 6) if orc is not None else None),
+        (obr.component_value(27, 6) if obr is not None else None),
     ]
     for code in candidates:
         if code and code.strip().upper() in tables.PRIORITY:

@@ -24,6 +24,7 @@ from .datatypes import (
     date_time,
     ei_key,
     ei_parts,
+    field_text,
     identifier_ei,
     instant,
     practitioner_reference,
@@ -101,7 +102,7 @@ def map_report(order: Group, patient_ref: str, encounter: Json | None, ctx: Cont
     if based_on:
         report["basedOn"] = [{"reference": based_on}]
     report["status"] = status
-    section = text(first_rep(obr, 24), 1)
+    section = field_text(obr, 24)
     category = tables.SERVICE_SECTION_CATEGORY.get(section or "")
     if section:
         report["category"] = [{"coding": [coding(section, None, tables.V2 + "0074")]}]
@@ -173,7 +174,7 @@ def _report_id(placer: tuple, filler: tuple, obr: Segment, ctx: Context) -> str:
 
 
 def _report_status(obr: Segment, ctx: Context) -> str:
-    code = (obr.value("25.1") or "").strip().upper()
+    code = (obr.component_value(25) or "").strip().upper()
     status = tables.REPORT_STATUS.get(code)
     if status is None:
         ctx.warn("OBR-25 result status is missing or not in HL7 table 0123; status set to unknown")
@@ -183,7 +184,7 @@ def _report_status(obr: Segment, ctx: Context) -> str:
 
 def _request_status(orc: Segment | None, report_status: str) -> str:
     """ORC-5 when the filler sent it; else what the result says (ORC-1 is RE, "results", in an ORU)."""
-    code = (orc.value("5.1") or "").strip() if orc is not None else ""
+    code = (orc.component_value(5) or "").strip() if orc is not None else ""
     if code in tables.ORDER_STATUS:
         return tables.ORDER_STATUS[code]
     return "completed" if report_status in ("final", "corrected", "amended") else "active"
@@ -208,7 +209,7 @@ def _order_participants(request_ref: str, participants: list[Segment], ctx: Cont
     """PRT with role OP (ordering provider) fills the request's requester when ORC/OBR did not."""
     request = ctx.resources[request_ref]
     for prt in participants:
-        if text(first_rep(prt, 4), 1) == "OP" and "requester" not in request:
+        if field_text(prt, 4) == "OP" and "requester" not in request:
             person = practitioner_reference(first_rep(prt, 5), ctx, "PRT-5")
             if person:
                 request["requester"] = person
@@ -217,7 +218,7 @@ def _order_participants(request_ref: str, participants: list[Segment], ctx: Cont
 def _interpreters(participants: list[Segment], ctx: Context) -> list[Json]:
     found = []
     for prt in participants:
-        if text(first_rep(prt, 4), 1) in INTERPRETERS:
+        if field_text(prt, 4) in INTERPRETERS:
             person = practitioner_reference(first_rep(prt, 5), ctx, "PRT-5")
             if person:
                 found.append(person)
@@ -271,7 +272,7 @@ def map_specimen(spm: Segment, patient_ref: str, report_id: str, ctx: Context) -
     if kind:
         specimen["type"] = kind
     specimen["subject"] = {"reference": patient_ref}
-    received = date_time(spm.value("18.1"), ctx, "SPM-18")
+    received = date_time(spm.component_value(18), ctx, "SPM-18")
     if received:
         specimen["receivedTime"] = received
     collection: Json = {}

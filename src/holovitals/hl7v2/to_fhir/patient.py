@@ -18,10 +18,12 @@ from .datatypes import (
     codeable_concept,
     coding,
     cx_key,
+    cx_parts,
     date,
     date_time,
     each,
     each_contact,
+    field_text,
     human_name,
     identifier_cx,
     number,
@@ -50,7 +52,7 @@ def choose_identifier(reps: list[Repetition]) -> Repetition | None:
     """The repetition that identifies the patient: the first with a preferred type, else the first."""
     valued = []  # (repetition, its CX.5 type), read once rather than once per preferred type
     for rep in reps:
-        value, _, _, _, kind = parts(rep, 5)
+        value, kind = cx_parts(rep)[:2]
         if value:
             valued.append((rep, kind))
     for wanted in PREFERRED_ID_TYPES:
@@ -139,10 +141,10 @@ def patient_identifiers(pid: Segment, ctx: Context) -> list[Json]:
     account = identifier_cx(pid.first_repetition(18), ctx, "PID-18", default_type="AN")
     if account:
         found.append(account)
-    ssn = text(pid.first_repetition(19), 1)
+    ssn = field_text(pid, 19)
     if ssn:
         found.append({"type": _type("SS"), "system": tables.SSN, "value": ssn})
-    license_number = text(pid.first_repetition(20), 1)
+    license_number = field_text(pid, 20)
     if license_number:
         found.append({"type": _type("DL"), "value": license_number})
     return _unique(found, key=_identifier_key)

@@ -103,7 +103,7 @@ def _status(sch: Segment, ctx: Context) -> str:
     status = tables.APPOINTMENT_STATUS.get(ctx.trigger)
     if status:
         return status
-    return tables.FILLER_STATUS.get((sch.value("25.1") or "").strip().upper(), "booked")
+    return tables.FILLER_STATUS.get((sch.component_value(25) or "").strip().upper(), "booked")
 
 
 def _timing(
@@ -121,10 +121,10 @@ def _timing(
         if start is not None:
             end = parse_dtm(end_text)
             break
-    minutes = _duration(sch.value(9), sch.value("10.1"))
+    minutes = _duration(sch.value(9), sch.component_value(10))
     if minutes is None:
         for ais in services:
-            minutes = _duration(ais.value(7), ais.value("8.1"))
+            minutes = _duration(ais.value(7), ais.component_value(8))
             if minutes is not None:
                 break
     if start is not None and end is None and minutes:
@@ -192,7 +192,7 @@ def _participants(segments: list[Segment], ctx: Context) -> list[Json]:
 
 
 def _participant_status(segment: Segment) -> str:
-    if (segment.value("2.1") or "").strip().upper() == "D":
+    if (segment.component_value(2) or "").strip().upper() == "D":
         return "declined"
     filler_status = (segment.value(f"{FILLER_STATUS_FIELD[segment.name]}.1") or "").strip().upper()
     return "declined" if filler_status in DECLINED else "accepted"
