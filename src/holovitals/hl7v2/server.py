@@ -73,6 +73,7 @@ class _Connection(asyncio.Protocol):
         self.peer = "?"
         self.closing = False
         self.paused = False
+        self.flush_scheduled = False
         self.last_seen = 0.0
         self.idle_timer: asyncio.TimerHandle | None = None
 
@@ -128,7 +129,9 @@ class _Connection(asyncio.Protocol):
 
         def done(receipt: Receipt) -> None:
             slot.receipt = receipt
-            self._flush()
+            if not self.flush_scheduled:  # a commit resolves its receipts together: flush once after them
+                self.flush_scheduled = True
+                self.server.loop.call_soon(self._flush)
 
         self.server.pipeline.submit(self.rt, payload, done, self._app_ack_sender(payload))
 
@@ -167,17 +170,23 @@ class _Connection(asyncio.Protocol):
 
     def _flush(self) -> None:
         """Send every ACK that is ready, in arrival order."""
+        self.flush_scheduled = False
         slots, transport = self.slots, self.transport
+        acks: list[bytes] = []  # written together: one send for a group's ACKs, not one each
         while slots and slots[0].receipt is not None:
             receipt = slots.popleft().receipt
             if transport is None or transport.is_closing():
                 continue
             if receipt.ack is not None:
-                transport.write(receipt.ack)
+                acks.append(receipt.ack)
                 self.server.stats.acks += 1
             if receipt.close:
                 self.closing = True
+                transport.write(b"".join(acks))
+                acks.clear()
                 transport.close()
+        if acks and transport is not None and not transport.is_closing():
+            transport.write(acks[0] if len(acks) == 1 else b"".join(acks))
         if self.paused and len(slots) < MAX_IN_FLIGHT // 2 and transport is not None and not transport.is_closing():
             self.paused = False
             transport.resume_reading()
