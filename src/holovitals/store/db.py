@@ -64,7 +64,8 @@ class WalCheckpointer:
         engine = self.engine
         if engine is None or engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
             return self
-        event.listen(engine, "connect", _no_autocheckpoint)
+        if not event.contains(engine, "connect", _no_autocheckpoint):  # one engine, two listeners
+            event.listen(engine, "connect", _no_autocheckpoint)
         engine.dispose()  # pooled connections still checkpoint themselves: open new ones
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
@@ -77,7 +78,8 @@ class WalCheckpointer:
         self._stop.set()
         self._thread.join(30)
         self._thread = None
-        event.remove(self.engine, "connect", _no_autocheckpoint)
+        if event.contains(self.engine, "connect", _no_autocheckpoint):
+            event.remove(self.engine, "connect", _no_autocheckpoint)
         self._checkpoint()
         self.engine.dispose()  # type: ignore[union-attr]
 
