@@ -142,7 +142,8 @@ class Pipeline:
         if self.workers > 0:
             # spawn, not fork: this process already runs threads, and a forked child inherits their locks.
             context = multiprocessing.get_context("spawn")
-            self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context,
+                                                                initializer=_start_worker)  # fmt: skip
             _widen_pipes(self._pool)
             for f in [self._pool.submit(intake_batch, [], IntakeOptions()) for _ in range(self.workers)]:
                 f.result()  # import everything now, not on the first message
@@ -181,9 +182,10 @@ class Pipeline:
     def _flush(self, force: bool = False) -> None:
         """Hand the frames received so far to intake, in batches.
 
-        While every worker is busy, frames wait here and leave as one batch when a worker is done:
-        under load batches grow (a pool round trip costs about a message's work, and batches of a
-        few frames spent a third of the workers' time on it); when idle, a frame leaves at once.
+        While every worker is busy and one more batch waits, frames wait here and leave as one
+        batch when a worker is done: under load batches grow (a pool round trip costs about a
+        message's work, and batches of a few frames spent a third of the workers' time on it);
+        when idle, a frame leaves at once.
         """
         with self._submit_lock:
             self._flush_scheduled = False
@@ -193,7 +195,9 @@ class Pipeline:
                 pending, self._pending = self._pending, []
                 self._writer.put([_Job(rt, intake(p, rt.options), d, a) for rt, p, d, a in pending])
                 return
-            if self._in_intake >= max(self.workers, 1) and not force:
+            # One batch more than workers: a worker that finishes finds the next batch already
+            # queued instead of idling through a round trip to this thread.
+            if self._in_intake > max(self.workers, 1) and not force:
                 return  # _intake_done flushes again
             pending, self._pending = self._pending, []
             for start in range(0, len(pending), POOL_CHUNK):
@@ -230,6 +234,15 @@ class Pipeline:
             # RuntimeError: the loop closed while we were committing; its connections are gone.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(callback, *args)
+
+
+def _start_worker() -> None:
+    """In each intake worker: import the converter now, then tune the collector like the listener."""
+    from holovitals.tuning import tune_for_throughput
+
+    from . import to_fhir  # noqa: F401
+
+    tune_for_throughput()
 
 
 #: Linux's F_SETPIPE_SZ, and the pipe size we ask for (the default limit for unprivileged processes).
