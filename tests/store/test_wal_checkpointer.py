@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from holovitals.store.db import WalCheckpointer, make_engine
+from holovitals.store.db import WalCheckpointer, WriterGate, make_engine
 
 
 def _autocheckpoint(engine) -> int:
@@ -67,3 +67,28 @@ def test_without_a_sqlite_file_there_is_nothing_to_checkpoint(db_url):
         finally:
             checkpointer.stop()
         engine.dispose()
+
+
+def test_under_continuous_writes_the_log_starts_over_instead_of_growing(tmp_path):
+    # Writers append during every copy, so a checkpoint alone never reaches the log's end and
+    # SQLite never reuses it; with the writer's lock the checkpointer finishes the copy and it does.
+    path = tmp_path / "w.db"
+    engine = make_engine(f"sqlite:///{path}")
+    _write(engine, 0)
+    gate = WriterGate()
+    checkpointer = WalCheckpointer(engine, interval=0.02, gate=gate).start()
+    largest = 0
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        for _ in range(400):  # 400 transactions of ~200 KB: 80 MB through the log
+            with gate.writing():
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT INTO t (body) VALUES (?)", [("y" * 1000,)] * 200)
+                conn.execute("COMMIT")
+            largest = max(largest, os.path.getsize(f"{path}-wal"))
+    finally:
+        raw.close()
+        checkpointer.stop()
+    assert largest < 40_000_000  # it would reach 80 MB if the log never started over
+    engine.dispose()

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from holovitals.logs import get_logger
-from holovitals.store.db import WalCheckpointer, transaction
+from holovitals.store.db import WalCheckpointer, WriterGate, transaction
 
 from .ack import build_ack
 from .channels import Channel
@@ -127,8 +127,8 @@ class Pipeline:
         self._order_lock = threading.Lock()
         self._submit_lock = threading.RLock()  # RLock: a future done at once runs its callback inside _flush
         self._in_intake = 0  # batches handed to the pool and not finished yet
-        self._checkpointer = WalCheckpointer(sessions.kw.get("bind"))
         self._writer = _Writer(self, deliver_attempts)
+        self._checkpointer = WalCheckpointer(sessions.kw.get("bind"), gate=self._writer.gate)
 
     def register(self, channel: Channel, org_id: str) -> ChannelRuntime:
         if channel.name in self.runtimes:
@@ -310,6 +310,7 @@ class _Writer:
         self._backlog: deque[_Job] = deque()
         self._stopping = False
         self._busy = False
+        self.gate = WriterGate()  # held while writing; the WAL checkpointer may pause us with it
         self._recover: dict[str, tuple[int, int]] = {}  # channel -> (last pk resumed, last pk to resume)
         self._thread = threading.Thread(target=self._run, name="hl7-writer", daemon=True)
         self._deliveries: queue.Queue[tuple[ChannelRuntime, _Job] | None] = queue.Queue()
@@ -368,15 +369,16 @@ class _Writer:
                 stopping = self._stopping
                 self._busy = True
             try:
-                if jobs:
-                    self._commit(jobs)
-                if updates:
-                    self._apply_updates(updates)
-                if self._backlog:
-                    # Keep pace with intake: process at least as many as were just stored.
-                    self._process(max(64, 2 * len(jobs)))
-                elif self._recover:
-                    self._resume()
+                with self.gate.writing():
+                    if jobs:
+                        self._commit(jobs)
+                    if updates:
+                        self._apply_updates(updates)
+                    if self._backlog:
+                        # Keep pace with intake: process at least as many as were just stored.
+                        self._process(max(64, 2 * len(jobs)))
+                    elif self._recover:
+                        self._resume()
             except Exception as exc:  # never let the writer die: log, keep serving
                 log.error("hl7 writer error", error_type=type(exc).__name__)
             finally:

@@ -41,8 +41,36 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+#: Frames left to copy that are worth pausing the writer for (about a millisecond's copy).
+_SMALL_REST = 256
+
+
 def _no_autocheckpoint(dbapi_conn, _record) -> None:
     dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
+class WriterGate:
+    """What a process's writer holds while it writes, so the WAL checkpointer can pause it.
+
+    A plain lock starves the checkpointer: a writer that releases and at once re-acquires it wins
+    every time. The turnstile stops new rounds from starting once the checkpointer waits.
+    """
+
+    def __init__(self) -> None:
+        self._turnstile = threading.Lock()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._turnstile:
+            pass
+        with self._lock:
+            yield
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._turnstile, self._lock:
+            yield
 
 
 class WalCheckpointer:
@@ -53,10 +81,16 @@ class WalCheckpointer:
     for its ACK stalls behind it. While this runs, the engine's connections leave checkpoints to it,
     and a PASSIVE checkpoint copies committed pages while writers carry on. Anything but a SQLite
     file (PostgreSQL, ``:memory:``) needs none: ``start`` does nothing.
+
+    A log that writers append to during every checkpoint is never fully copied, so SQLite never
+    starts it over and it grows for as long as the load lasts (1 GB for 20,000 HL7 messages).
+    ``gate``, which the process's writer holds while it writes, fixes that: after the bulk copy
+    the checkpointer pauses the writer and copies the few frames written meanwhile, and the next
+    write transaction starts the log from the beginning.
     """
 
-    def __init__(self, engine: Engine | None, *, interval: float = 1.0) -> None:
-        self.engine, self.interval = engine, interval
+    def __init__(self, engine: Engine | None, *, interval: float = 0.5, gate: WriterGate | None = None) -> None:
+        self.engine, self.interval, self.gate = engine, interval, gate
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -91,7 +125,18 @@ class WalCheckpointer:
         try:
             raw = self.engine.raw_connection()  # type: ignore[union-attr]
             try:  # outside any transaction: the driver connection is in autocommit mode
-                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                conn = raw.driver_connection
+                _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if self.gate is not None and frames > 0:
+                    # Each pass copies what writers added during the one before (a copy is about
+                    # ten times faster than writing), then the last few with our writer waiting.
+                    for _ in range(4):
+                        _, now, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                        added, frames = now - frames, now
+                        if added < _SMALL_REST:
+                            break
+                    with self.gate.paused():  # nothing is added now: the copy ends at the log's end
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             finally:
                 raw.close()
         except Exception as exc:  # the next round tries again; a WAL that grows meanwhile loses nothing
