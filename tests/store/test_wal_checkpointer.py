@@ -81,7 +81,7 @@ def test_under_continuous_writes_the_log_starts_over_instead_of_growing(tmp_path
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
-        for _ in range(400):  # 400 transactions of ~200 KB: 80 MB through the log
+        for _ in range(800):  # 800 transactions of ~200 KB: 160 MB through the log
             with gate.writing():
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany("INSERT INTO t (body) VALUES (?)", [("y" * 1000,)] * 200)
@@ -90,5 +90,7 @@ def test_under_continuous_writes_the_log_starts_over_instead_of_growing(tmp_path
     finally:
         raw.close()
         checkpointer.stop()
-    assert largest < 40_000_000  # it would reach 80 MB if the log never started over
+    # The log's file keeps its largest size; one that never started over would hold all 170 MB.
+    # (A slow machine lets a few cycles' worth accumulate: ~20 MB here, 51 MB seen under load.)
+    assert largest < 100_000_000
     engine.dispose()
