@@ -191,15 +191,16 @@ class Segment:
             return text
         return _read_within(text, d, comp, sub)
 
+    def _at_path(self, path: str | int) -> str | None:
+        if path.__class__ is int and path > 0:  # a whole field, the most common read: no path to look up
+            fields = self._fields or self._split()
+            return fields[path] if path < len(fields) else None  # type: ignore[index,operator]
+        p = _field_cache.get(path) or parse_field_path(path)
+        return self._read(p[0], p[1], p[2], p[3])
+
     def get(self, path: str | int, default: str | None = None) -> str | None:
         """Raw text at an in-segment path (``5``, ``"5.1"``, ``"3(2).1"``); ``default`` when absent."""
-        if path.__class__ is int and path > 0:  # a whole field: no path to look up
-            fields = self._fields
-            if fields is None:
-                fields = self._split()
-            return fields[path] if path < len(fields) else default  # type: ignore[index,operator]
-        p = _field_cache.get(path) or parse_field_path(path)
-        value = self._read(p[0], p[1], p[2], p[3])
+        value = self._at_path(path)
         return default if value is None else value
 
     def __getitem__(self, path: str | int) -> str | None:
@@ -207,50 +208,14 @@ class Segment:
 
     def value(self, path: str | int) -> str | None:
         """Unescaped value at an in-segment path; None when absent, ``""`` for the HL7 null."""
-        if path.__class__ is int and path > 0:  # a whole field: the most common read, no path to look up
-            fields = self._fields
-            if fields is None:
-                fields = self._split()
-            raw = fields[path] if path < len(fields) else None  # type: ignore[index,operator]
-        else:
-            p = _field_cache.get(path) or parse_field_path(path)
-            raw = self._read(p[0], p[1], p[2], p[3])
-        if raw is None:
-            return None
-        if raw == NULL:
-            return ""
-        d = self._delims
-        return _unescape(raw, d) if d.escape in raw else raw
+        return _decoded(self._at_path(path), self._delims)
 
     def component_value(self, field: int, component: int = 1) -> str | None:
         """``value("<field>.<component>")`` (first repetition) without a path to parse: the
         converter reads a component of a field 20-odd times a message (TS.1, CWE.1...)."""
         if field < 1 or component < 1:
             raise ValueError("HL7 path positions start at 1")
-        fields = self._fields
-        if fields is None:
-            fields = self._split()
-        if field >= len(fields):
-            return None
-        if field <= 2 and self.name in HEADER_SEGMENTS:
-            return self.value(f"{field}.{component}")
-        text = fields[field]
-        d = self._delims
-        cut = text.find(d.repetition)
-        if cut >= 0:
-            text = text[:cut]
-        if component == 1:
-            cut = text.find(d.component)
-            if cut >= 0:
-                text = text[:cut]
-        else:
-            comps = text.split(d.component)
-            if component > len(comps):
-                return None
-            text = comps[component - 1]
-        if text == NULL:
-            return ""
-        return _unescape(text, d) if d.escape in text else text
+        return _decoded(self._read(field, 1, component, None), self._delims)
 
     def is_null(self, path: str | int) -> bool:
         return self.get(path) == NULL

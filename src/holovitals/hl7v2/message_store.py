@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from holovitals.logs import get_logger
 from holovitals.store.models import Hl7Message
+from holovitals.store.resources import sqlite_time
 from holovitals.store.types import utcnow
 
 from .channels import Channel
@@ -92,7 +93,7 @@ def insert_messages(
     sql = f"INSERT INTO hl7_messages ({_COLUMNS}) VALUES ({', '.join(['?' if sqlite else '%s'] * 14)})"
     if not sqlite:
         sql += " RETURNING pk"
-    stamp: Any = _sqlite_time(received_at) if sqlite else received_at
+    stamp: Any = sqlite_time(received_at) if sqlite else received_at
     out: list[tuple[int, int | None]] = []
     try:
         for org_id, channel, item in items:
@@ -155,7 +156,7 @@ def set_status(session: Session, updates: Sequence[StatusUpdate], *, at: datetim
         return
     sqlite = session.get_bind().dialect.name == "sqlite"
     at = at or utcnow()
-    stamp: Any = _sqlite_time(at) if sqlite else at
+    stamp: Any = sqlite_time(at) if sqlite else at
     mark = "?" if sqlite else "%s"
     sql = f"UPDATE hl7_messages SET status = {mark}, error = {mark}, processed_at = {mark} WHERE pk = {mark}"
     rows = [(u.status, u.error, stamp if u.final else None, u.pk) for u in updates]
@@ -164,11 +165,6 @@ def set_status(session: Session, updates: Sequence[StatusUpdate], *, at: datetim
         cursor.executemany(sql, rows)
     finally:
         cursor.close()
-
-
-def _sqlite_time(value: datetime) -> str:
-    """The text SQLAlchemy's SQLite DateTime stores (naive UTC), so ORM reads and comparisons agree."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 # ---------------------------------------------------------------- reads

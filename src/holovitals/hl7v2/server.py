@@ -186,7 +186,7 @@ class _Connection(asyncio.Protocol):
                 acks.clear()
                 transport.close()
         if acks and transport is not None and not transport.is_closing():
-            transport.write(acks[0] if len(acks) == 1 else b"".join(acks))
+            transport.write(b"".join(acks))
         if self.paused and len(slots) < MAX_IN_FLIGHT // 2 and transport is not None and not transport.is_closing():
             self.paused = False
             transport.resume_reading()

@@ -186,10 +186,7 @@ def _upsert_sql(dialect: str, rows: int) -> str:
     return f"INSERT INTO resources ({_COLUMNS}) VALUES " + ", ".join([row] * rows) + _ON_CONFLICT
 
 
-_MISSING: Any = object()
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
+def sqlite_time(value: datetime | None) -> str | None:
     """The text SQLAlchemy's SQLite DateTime stores (naive UTC), so ORM reads and comparisons agree."""
     if value is None:
         return None
@@ -217,14 +214,14 @@ def upsert_resources(
     fetched_at = fetched_at or utcnow()
     source = source[:200]
     if dialect == "sqlite":
-        fetched = _sqlite_time(fetched_at)
+        fetched = sqlite_time(fetched_at)
         # Resources from one message or page usually share their lastUpdated: format each once.
-        stamps: dict[datetime | None, str | None] = {}
+        stamps: dict[datetime | None, str | None] = {None: None}
         rows = []
         for r in unique:
-            stamp = stamps.get(r.last_updated, _MISSING)
-            if stamp is _MISSING:
-                stamp = stamps[r.last_updated] = _sqlite_time(r.last_updated)
+            stamp = stamps.get(r.last_updated)
+            if stamp is None and r.last_updated is not None:
+                stamp = stamps[r.last_updated] = sqlite_time(r.last_updated)
             rows.append((connection_id, r.resource_type, r.resource_id, r.version_id, r.version_num, stamp,
                          r.content_hash, r.text, int(r.deleted), r.patient_id, source, fetched))  # fmt: skip
     else:
