@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from holovitals.api.problems import Problem
@@ -16,6 +18,8 @@ from holovitals.security.principals import AuthenticationError, Principal, authe
 from holovitals.security.rbac import Permission
 from holovitals.store.db import transaction
 from holovitals.store.types import utcnow
+
+T = TypeVar("T")
 
 PHI_PERMISSIONS = {Permission.READ_PHI, Permission.WRITE_PHI, Permission.DELETE_PHI}
 
@@ -111,6 +115,19 @@ class Access:
         with transaction(self.ctx.sessions) as own:
             for event in events:
                 record(own, event)
+
+
+def owned(session: Session, access: Access, model: type[T], object_id: str, noun: str) -> T:
+    """The caller's tenant's row of ``model`` with that id, else 404.
+
+    Another tenant's row is indistinguishable from none at all.
+    """
+    row = session.execute(
+        select(model).where(model.id == object_id, model.org_id == access.principal.org_id)  # type: ignore[attr-defined]
+    ).scalar_one_or_none()
+    if row is None:
+        raise Problem(404, "Not Found", f"no {noun} with that id")
+    return row
 
 
 def require(permission: Permission) -> Callable[..., Iterator[Access]]:

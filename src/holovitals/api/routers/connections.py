@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from holovitals.api.deps import Access, get_session, require
+from holovitals.api.deps import Access, get_session, owned, require
 from holovitals.api.problems import Problem
 from holovitals.hub.connect import EhrConnector, ehr_http_client
 from holovitals.hub.connect_errors import ConnectionNotFound
@@ -81,15 +81,6 @@ async def get_http() -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def _get(session: Session, access: Access, connection_id: str) -> Connection:
-    conn = session.execute(
-        select(Connection).where(Connection.id == connection_id, Connection.org_id == access.principal.org_id)
-    ).scalar_one_or_none()
-    if conn is None:  # another tenant's connection is indistinguishable from none at all
-        raise Problem(404, "Not Found", "no connection with that id")
-    return conn
-
-
 @router.post("", status_code=201)
 def create_connection(
     body: ConnectionIn,
@@ -133,7 +124,7 @@ def get_connection(
     access: Annotated[Access, Depends(require(Permission.MANAGE_EHR))],
     session: Annotated[Session, Depends(get_session)],
 ) -> ConnectionOut:
-    return ConnectionOut.of(_get(session, access, connection_id))
+    return ConnectionOut.of(owned(session, access, Connection, connection_id, "connection"))
 
 
 @router.delete("/{connection_id}", status_code=204)

@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from holovitals.api.deps import Access, get_session, require
+from holovitals.api.deps import Access, get_session, owned, require
 from holovitals.api.problems import Problem
 from holovitals.security.rbac import Permission
 from holovitals.store.models import Connection, Resource
@@ -147,12 +146,7 @@ def resource_history(
 def _own_connection(session: Session, access: Access, connection_id: str | None) -> Connection:
     if not connection_id:
         raise Problem(422, "Unprocessable Content", "query.connectionId: field required")
-    conn = session.execute(
-        select(Connection).where(Connection.id == connection_id, Connection.org_id == access.principal.org_id)
-    ).scalar_one_or_none()
-    if conn is None:
-        raise Problem(404, "Not Found", "no connection with that id")
-    return conn
+    return owned(session, access, Connection, connection_id, "connection")
 
 
 @router.put("/{resource_type}/{resource_id}")

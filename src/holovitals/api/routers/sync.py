@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from holovitals.api.deps import Access, get_session, require
+from holovitals.api.deps import Access, get_session, owned, require
 from holovitals.api.problems import Problem
 from holovitals.security.rbac import Permission
 from holovitals.store.models import Connection, SyncError, SyncJob, SyncJobEvent, SyncStatistic
@@ -98,21 +98,11 @@ def stat_dict(s: SyncStatistic) -> dict[str, Any]:
 
 
 def _connection(session: Session, access: Access, connection_id: str) -> Connection:
-    conn = session.execute(
-        select(Connection).where(Connection.id == connection_id, Connection.org_id == access.principal.org_id)
-    ).scalar_one_or_none()
-    if conn is None:
-        raise Problem(404, "Not Found", "no connection with that id")
-    return conn
+    return owned(session, access, Connection, connection_id, "connection")
 
 
 def _job(session: Session, access: Access, job_id: str) -> SyncJob:
-    job = session.execute(
-        select(SyncJob).where(SyncJob.id == job_id, SyncJob.org_id == access.principal.org_id)
-    ).scalar_one_or_none()
-    if job is None:
-        raise Problem(404, "Not Found", "no sync job with that id")
-    return job
+    return owned(session, access, SyncJob, job_id, "sync job")
 
 
 def start_job(session: Session, access: Access, request: Request, body: JobIn) -> SyncJob:
