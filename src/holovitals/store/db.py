@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,9 +124,11 @@ class WalCheckpointer:
 
     def _checkpoint(self) -> None:
         try:
-            raw = self.engine.raw_connection()  # type: ignore[union-attr]
-            try:  # outside any transaction: the driver connection is in autocommit mode
-                conn = raw.driver_connection
+            # A connection of its own, not the pool's: a pooled one would go back to the writer,
+            # whose page cache SQLite then drops (it was another connection's), so every pooled
+            # connection turn cost the writer a re-read of the pages it works on.
+            conn = sqlite3.connect(self.engine.url.database, timeout=30, isolation_level=None)  # type: ignore[union-attr]
+            try:  # autocommit: a checkpoint cannot run inside a transaction
                 _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 if self.gate is not None and frames > 0:
                     # Each pass copies what writers added during the one before (a copy is about
@@ -138,7 +141,7 @@ class WalCheckpointer:
                     with self.gate.paused():  # nothing is added now: the copy ends at the log's end
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             finally:
-                raw.close()
+                conn.close()
         except Exception as exc:  # the next round tries again; a WAL that grows meanwhile loses nothing
             log.warning("sqlite checkpoint failed", error_type=type(exc).__name__)
 
@@ -162,6 +165,10 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # Last in, first out: a thread that writes again gets the connection it just used, whose
+            # page cache is still valid. First in, first out rotates connections, and SQLite drops a
+            # connection's cache whenever another one has written since it last ran.
+            kwargs["pool_use_lifo"] = True
         kwargs["connect_args"] = {"timeout": 30}
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
