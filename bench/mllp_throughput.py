@@ -160,7 +160,7 @@ def run_mllp(args: argparse.Namespace, home: Path) -> dict:
     seconds = done_at - report["started"]
     where = "stored (no conversion)" if args.raw_only else "in the FHIR store"
     print(f"mllp: {args.messages} ADT^A01 over {args.connections} connections (window {args.window}, "
-          f"{args.workers} intake workers): all acknowledged after {report['acked'] - report['started']:.2f} s, "
+          f"{args.workers} conversion workers): all acknowledged after {report['acked'] - report['started']:.2f} s, "
           f"all {where} after {seconds:.2f} s; ACK codes {report['codes']}")  # fmt: skip
     if cpu_before is not None and cpu_after is not None:
         per_message = (cpu_after - cpu_before) / args.messages * 1e6
@@ -189,7 +189,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--window", type=int, default=32, help="messages in flight per connection")
-    parser.add_argument("--workers", type=int, default=1, help="listener intake worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="listener conversion worker processes")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--parse-seconds", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=600.0)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from holovitals.hl7v2 import parse
-from holovitals.hl7v2.intake import IntakeOptions, incoming_resources, intake
+from holovitals.hl7v2.intake import IntakeOptions, convert_batch, incoming_resources, intake, settle
 from holovitals.hl7v2.to_fhir import SUPPORTED, convert
 from holovitals.store.resources import IncomingResource, InvalidResource
 
@@ -35,7 +35,24 @@ def test_resources_of_one_message_share_their_last_updated_and_survive_the_trip_
     item = intake(load("adt_a01_epic_v251.hl7").encode(), IntakeOptions())
     assert item.resources
     assert len({id(r.last_updated) for r in item.resources}) == 1
-    assert pickle.loads(pickle.dumps(item)).resources == item.resources
+    # What a conversion worker sends back is what the whole intake gives, and survives pickling.
+    (converted,) = convert_batch([item.raw])
+    assert converted == (item.resources, None)
+    assert pickle.loads(pickle.dumps(converted)) == converted
+
+
+def test_accepting_then_converting_gives_what_intake_gives_at_once(load) -> None:
+    # The listener acknowledges after the first half and converts after the commit: the two halves
+    # must add up to the whole, for converted messages and for failed conversions alike.
+    for name in ("adt_a01_epic_v251.hl7", "oru_r01_cbc_v251.hl7", "mdm_t02_utf8_v28.hl7"):
+        whole = intake(load(name).encode(), IntakeOptions())
+        half = intake(load(name).encode(), IntakeOptions(convert=False))
+        assert half.resources is None and half.status == "RECEIVED" and half.ack_code == whole.ack_code
+        settle(half, convert_batch([half.raw])[0])
+        half.ack = whole.ack  # each ACK has a control id of its own
+        assert half == whole
+    settle(half, (None, "conversion failed: no PID"))
+    assert (half.status, half.error, half.resources) == ("ERROR", "conversion failed: no PID", None)
 
 
 @pytest.mark.parametrize(

@@ -68,8 +68,8 @@ class FakeReceiver:
                         self.received.append(event.payload)
                         try:
                             self.behaviour(sock, event.payload, number, frame_no)
-                        except _Hangup:
-                            return
+                        except (_Hangup, BrokenPipeError, ConnectionResetError):
+                            return  # hung up on purpose, or the client dropped the connection first
 
     def close(self) -> None:
         self._stop = True

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import signal
 import socket
 import ssl
 import threading
@@ -13,6 +16,7 @@ from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
 from holovitals.hl7v2 import parse, parse_ack
+from holovitals.hl7v2 import pipeline as pipeline_module
 from holovitals.hl7v2.channels import Channel
 from holovitals.hl7v2.client import MllpClient, NegativeAck
 from holovitals.hl7v2.mllp import END_BLOCK, START_BLOCK, Frame, FrameReader, encode
@@ -135,10 +139,10 @@ def test_pipelined_messages_are_acked_in_order(ctx, listen):
     assert {r.status for r in rows(ctx)} == {"TRANSFORMED"}
 
 
-def test_with_intake_workers_pipelined_senders_get_every_ack_in_order_and_the_store_keeps_arrival_order(
+def test_with_conversion_workers_pipelined_senders_get_every_ack_in_order_and_the_store_keeps_arrival_order(
     ctx, listen
 ):
-    # Under load frames wait while the worker is busy and leave as one batch: nothing may be lost,
+    # Under load messages wait while the worker is busy and leave as one batch: nothing may be lost,
     # reordered or acknowledged before it is stored, on each connection and across them.
     bg = listen(Channel(port=0), workers=1)
     results: dict[int, list] = {}
@@ -166,23 +170,99 @@ def test_with_intake_workers_pipelined_senders_get_every_ack_in_order_and_the_st
 
 
 @SQLITE_ONLY
-def test_frames_waiting_for_a_busy_worker_are_stored_when_the_listener_stops(ctx, listen):
+def test_a_stop_converts_every_message_stored_before_it_in_arrival_order(ctx, listen):
+    # ACKs do not wait for conversion, so when the listener stops many stored messages are still
+    # waiting for the worker: the stop finishes them all.
     bg = listen(Channel(port=0), workers=1)
     messages = [adt(f"S{i:04d}", f"P{i:04d}") for i in range(1000)]
     sock = socket.create_connection(("127.0.0.1", bg.port), timeout=10)
     try:
         sock.sendall(b"".join(encode(m) for m in messages))
         deadline = time.monotonic() + 30
-        while not rows(ctx) and time.monotonic() < deadline:  # the first batch is committed
+        while not rows(ctx) and time.monotonic() < deadline:  # the first group is committed
             time.sleep(0.01)
-        in_store = len(rows(ctx))
-        bg.stop()  # frames received after the first batch may still be waiting for the worker
+        at_stop = rows(ctx)
+        bg.stop()
     finally:
         sock.close()
     received = bg.listener.servers[0].stats.frames
     stored = rows(ctx)
-    assert in_store < received  # the stop really had frames to finish
+    assert sum(r.status == "TRANSFORMED" for r in at_stop) < received  # the stop really had work to finish
     assert [r.control_id for r in stored] == [f"S{i:04d}" for i in range(received)]  # every one, in order
+    assert {r.status for r in stored} == {"TRANSFORMED"}
+
+
+@SQLITE_ONLY
+def test_a_conversion_worker_killed_mid_stream_loses_no_message(ctx, listen):
+    bg = listen(Channel(port=0), workers=1)
+    with MllpClient("127.0.0.1", bg.port) as client, capture_logs() as logs:
+        first = client.send_many([adt(f"K{i:03d}", f"P{i:03d}") for i in range(100)], window=32)
+        for process in bg.pipeline._pool._processes.values():  # the real worker process, killed
+            os.kill(process.pid, signal.SIGKILL)
+        rest = client.send_many([adt(f"K{i:03d}", f"P{i:03d}") for i in range(100, 300)], window=32)
+        assert bg.wait_idle(60)
+    assert {a.code for a in first + rest} == {"AA"}
+    assert {"hl7 conversion workers restarted after one died"} <= {e["event"] for e in logs}
+    stored = rows(ctx)
+    assert [r.control_id for r in stored] == [f"K{i:03d}" for i in range(300)]
+    assert {r.status for r in stored} == {"TRANSFORMED"}
+
+
+@pytest.fixture
+def held_conversion(monkeypatch):
+    """Conversion that waits until the test lets it go: a converter slower than any sender, on demand."""
+    release = threading.Event()
+    convert = pipeline_module.convert_batch
+
+    def held(texts: list[str]):
+        release.wait(30)
+        return convert(texts)
+
+    monkeypatch.setattr(pipeline_module, "convert_batch", held)
+    yield release
+    release.set()
+
+
+@SQLITE_ONLY
+def test_the_ack_waits_for_the_commit_not_for_conversion(ctx, listen, held_conversion):
+    bg = listen()  # the intake thread converts, and it is held
+    messages = [adt(f"A{i:02d}", f"P{i:02d}") for i in range(20)]
+    with MllpClient("127.0.0.1", bg.port) as client:
+        acks = client.send_many(messages, window=20)
+    assert [(a.code, a.control_id) for a in acks] == [("AA", f"A{i:02d}") for i in range(20)]
+    assert {r.status for r in rows(ctx)} == {"RECEIVED"}  # stored, acknowledged, not converted yet
+    held_conversion.set()
+    assert bg.wait_idle()
+    assert [(r.control_id, r.status) for r in rows(ctx)] == [(f"A{i:02d}", "TRANSFORMED") for i in range(20)]
+
+
+@SQLITE_ONLY
+def test_while_conversion_lags_connections_are_not_read_and_nothing_is_lost(ctx, listen, held_conversion, monkeypatch):
+    monkeypatch.setattr(pipeline_module, "MAX_UNSETTLED", 30)
+    monkeypatch.setattr(pipeline_module, "RESUME_BELOW", 10)
+    bg = listen()
+    messages = [adt(f"B{i:03d}", f"P{i:03d}") for i in range(200)]
+    reader, acks = FrameReader(), []
+
+    def read_acks(until: int) -> None:
+        with contextlib.suppress(TimeoutError):
+            while len(acks) < until and (chunk := sock.recv(65536)):
+                acks.extend(e.payload for e in reader.feed(chunk) if isinstance(e, Frame))
+
+    with socket.create_connection(("127.0.0.1", bg.port), timeout=10) as sock:
+        sock.sendall(b"".join(encode(m) for m in messages))  # all at once: one read holds them all
+        sock.settimeout(1.0)
+        read_acks(len(messages))  # until the listener goes quiet
+        # Conversion is held: once 30 acknowledged messages wait for it, the rest wait unread.
+        assert len(acks) == 31 and len(rows(ctx)) == 31
+        held_conversion.set()
+        sock.settimeout(10)
+        read_acks(len(messages))
+    assert [parse_ack(a).control_id for a in acks] == [f"B{i:03d}" for i in range(200)]
+    assert {parse_ack(a).code for a in acks} == {"AA"}
+    assert bg.wait_idle()
+    stored = rows(ctx)
+    assert [r.control_id for r in stored] == [f"B{i:03d}" for i in range(200)]
     assert {r.status for r in stored} == {"TRANSFORMED"}
 
 

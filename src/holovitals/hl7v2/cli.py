@@ -90,7 +90,7 @@ def listen(
     db_channels: Annotated[bool, typer.Option("--db-channels", help="Also run channels saved through the API")] = False,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate chain: listen with TLS")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-cert")] = None,
-    workers: Annotated[int, typer.Option(min=0, max=64, help="Worker processes for parse/validate/convert")] = 0,
+    workers: Annotated[int, typer.Option(min=0, max=64, help="Worker processes for FHIR conversion")] = 0,
     org: Annotated[str, typer.Option(help="Organization of the default channel and of --db-channels")] = "default",
     lenient: Annotated[bool, typer.Option("--lenient", help="Accept messages that fail strict validation")] = False,
     stats_every: Annotated[float, typer.Option(help="Seconds between count lines (0: only at the end)")] = 10.0,

@@ -1,15 +1,19 @@
-"""The listener's path from frame to store: intake → group commit → ACK → FHIR store → destinations.
+"""The listener's path from frame to store: accept → group commit → ACK → convert → FHIR store → destinations.
 
-Nothing is acknowledged before it is committed. One writer thread owns every database write, so
-SQLite never makes two of our writers wait on each other's lock, and it commits in groups: all the
-frames that arrived while the previous commit ran go into the next transaction, then all their
-ACKs are released at once. Under load a commit carries dozens of messages, so the ACK path costs
-one commit per group, not per message; when idle, a lone message is committed at once (no timer).
+Nothing is acknowledged before it is committed, and nothing but the commit waits for the ACK. A
+frame is first accepted on the event loop (decode, parse, validate, filter, build the ACK: tens of
+microseconds); one writer thread owns every database write, so SQLite never makes two of our
+writers wait on each other's lock, and it commits in groups: all the frames accepted while the
+previous commit ran go into the next transaction, then all their ACKs are released at once. Under
+load a commit carries dozens of messages; when idle, a lone message is committed at once.
 
-Intake (decode, parse, validate, filter, convert to FHIR) runs before the commit, on an intake
-thread or in worker processes, in arrival order; the ACK never waits for more than the commit.
-After the ACKs the writer only writes: one upsert for the FHIR resources of a whole group and one
-status statement. Network destinations run on a delivery thread and report back their outcome.
+Conversion to FHIR, ten times the work of accepting, comes after the ACK: stored messages go to
+worker processes (or one intake thread) in batches, come back in arrival order (messages for one
+patient stay in order), and the writer upserts the resources of a whole group in one statement
+and records their status. A sender therefore waits for a commit, not for conversion; if conversion
+falls behind, connections stop being read until it catches up, so memory stays bounded (what was
+acknowledged is in the store and is resumed after a crash). Network destinations run on a delivery
+thread and report back their outcome.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +39,7 @@ from .ack import build_ack
 from .channels import Channel
 from .destinations import Deliverer, Delivery, DestinationError, ensure_connection, store
 from .errors import HL7Issue
-from .intake import Intake, IntakeOptions, intake, intake_batch
+from .intake import Converted, Intake, IntakeOptions, convert_batch, intake, settle
 from .message import parse
 from .message_store import (
     Status,
@@ -52,8 +56,12 @@ from .mllp import encode
 
 log = get_logger(__name__)
 
-#: Frames handed to an intake worker in one call: big enough to amortise a process round trip.
+#: Messages handed to a conversion worker in one call: big enough to amortise a process round trip.
 POOL_CHUNK = 128
+#: Acknowledged messages not yet converted and stored above which connections stop being read (each
+#: holds its text and, once converted, its resources: about 15 KB for an ADT^A01), and below which
+#: they are read again.
+MAX_UNSETTLED, RESUME_BELOW = 4096, 2048
 
 
 @dataclass(slots=True)
@@ -92,11 +100,13 @@ class ChannelRuntime:
     channel: Channel
     org_id: str
     options: IntakeOptions = field(init=False)
+    accept: IntakeOptions = field(init=False)  # the options without conversion: what runs before the ACK
     connection_id: str | None = None
     stats: ChannelStats = field(default_factory=ChannelStats)
 
     def __post_init__(self) -> None:
         self.options = options_for(self.channel)
+        self.accept = replace(self.options, convert=False)
 
     @property
     def name(self) -> str:
@@ -122,11 +132,14 @@ class Pipeline:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[ChannelRuntime, bytes, Done | None, AppAck | None]] = []
         self._flush_scheduled = False
+        self._accept_lock = threading.Lock()  # the loop and ``stop`` may both flush: one at a time, in order
         self._pool: concurrent.futures.Executor | None = None
-        self._ordered: deque[tuple[concurrent.futures.Future, list]] = deque()
-        self._order_lock = threading.Lock()
-        self._submit_lock = threading.RLock()  # RLock: a future done at once runs its callback inside _flush
-        self._in_intake = 0  # batches handed to the pool and not finished yet
+        self._to_convert: list[_Job] = []  # stored and acknowledged, waiting for a free worker
+        self._ordered: deque[tuple[concurrent.futures.Future, list[_Job]]] = deque()
+        self._convert_lock = threading.RLock()  # RLock: a future done at once runs its callback inside _dispatch
+        self._in_pool = 0  # batches handed to the pool and not finished yet
+        self._on_drained: list[Callable[[], Any]] = []  # connections paused while conversion catches up
+        self._taken = 0  # frames submitted (written on the loop only; see ``unsettled``)
         self._writer = _Writer(self, deliver_attempts)
         self._checkpointer = WalCheckpointer(sessions.kw.get("bind"), gate=self._writer.gate)
 
@@ -139,92 +152,144 @@ class Pipeline:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the writer (which first resumes unfinished messages) and the worker processes."""
         self._loop = loop
-        if self.workers > 0:
-            # spawn, not fork: this process already runs threads, and a forked child inherits their locks.
-            context = multiprocessing.get_context("spawn")
-            self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context,
-                                                                initializer=_start_worker)  # fmt: skip
-            _widen_pipes(self._pool)
-            for f in [self._pool.submit(intake_batch, [], IntakeOptions()) for _ in range(self.workers)]:
-                f.result()  # import everything now, not on the first message
-        else:
-            # One intake thread: conversion is CPU work, and running it on the event loop would stall
-            # every connection's reads and ACKs for the length of a batch.
-            self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hl7-intake")
+        self._pool = self._new_pool()
         self._checkpointer.start()
         self._writer.start()
 
+    def _new_pool(self) -> concurrent.futures.Executor:
+        if self.workers > 0:
+            # spawn, not fork: this process already runs threads, and a forked child inherits their locks.
+            context = multiprocessing.get_context("spawn")
+            pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker)
+            _widen_pipes(pool)
+            for f in [pool.submit(convert_batch, []) for _ in range(self.workers)]:
+                f.result()  # import everything now, not on the first message
+            return pool
+        # One intake thread: conversion is CPU work, and running it on the event loop would stall
+        # every connection's reads and ACKs for the length of a batch.
+        return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hl7-intake")
+
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish what was received (stored, acknowledged, processed), then stop the threads."""
-        self._flush(force=True)
-        with self._order_lock:
-            waiting = [f for f, _ in self._ordered]
-        concurrent.futures.wait(waiting, timeout=timeout)
-        self._writer.stop(timeout)
+        """Finish what was received (stored, acknowledged, converted, processed), then stop the threads."""
+        deadline = time.monotonic() + timeout
+        self._flush()
+        while not self.idle and time.monotonic() < deadline:
+            with self._convert_lock:
+                self._dispatch(force=True)  # nothing more arrives: no batch is worth waiting for
+            time.sleep(0.01)
+        self._writer.stop(max(deadline - time.monotonic(), 1.0))
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
         self._checkpointer.stop()
 
     @property
     def idle(self) -> bool:
-        """Nothing received is still waiting to be stored, processed or delivered."""
-        return not self._pending and not self._ordered and self._writer.idle
+        """Nothing received is still waiting to be stored, converted, processed or delivered."""
+        with self._convert_lock:  # a finished batch leaves ``_ordered`` and reaches the writer under it
+            converting = bool(self._to_convert or self._ordered)
+        return not self._pending and not converting and self._writer.idle
 
-    # -- intake (event loop thread) --------------------------------------------------------
+    @property
+    def unsettled(self) -> int:
+        """Frames taken (or messages resumed) whose processing is not finished: in memory, somewhere here.
+
+        Three counters, each written by one thread, so no increment is ever lost between threads.
+        """
+        return self._taken + self._writer.resumed - self._writer.finished
+
+    @property
+    def congested(self) -> bool:
+        """So many messages wait, for the store or for conversion, that connections should stop being read."""
+        return self.unsettled > MAX_UNSETTLED
+
+    def when_drained(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` on the loop once the pipeline has caught up (at once if it has)."""
+        self._on_drained.append(callback)
+        # Checked after registering: the writer checks for callbacks after it lowers the count, so
+        # one of the two always sees the other (both may: a connection's callback is idempotent).
+        if self.unsettled < RESUME_BELOW:
+            self._drained()
+
+    # -- accept (event loop thread) --------------------------------------------------------
 
     def submit(self, rt: ChannelRuntime, payload: bytes, done: Done, app_ack: AppAck | None = None) -> None:
         """Take a frame; ``done(receipt)`` is called on the loop once it is stored (or refused)."""
+        self._taken += 1
         self._pending.append((rt, payload, done, app_ack))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)  # type: ignore[union-attr]
 
-    def _flush(self, force: bool = False) -> None:
-        """Hand the frames received so far to intake, in batches.
+    def _flush(self) -> None:
+        """Accept the frames received so far (no conversion: that comes after the commit) and hand them to the writer.
 
-        While every worker is busy and one more batch waits, frames wait here and leave as one
-        batch when a worker is done: under load batches grow (a pool round trip costs about a
-        message's work, and batches of a few frames spent a third of the workers' time on it);
-        when idle, a frame leaves at once.
+        Accepting costs tens of microseconds a frame, so the frames of one pass over the loop go
+        to the writer together and become one commit.
         """
-        with self._submit_lock:
+        with self._accept_lock:
             self._flush_scheduled = False
-            if not self._pending:
-                return
-            if self._pool is None:  # not started (or stopped): do it here
-                pending, self._pending = self._pending, []
-                self._writer.put([_Job(rt, intake(p, rt.options), d, a) for rt, p, d, a in pending])
-                return
-            # One batch more than workers: a worker that finishes finds the next batch already
-            # queued instead of idling through a round trip to this thread.
-            if self._in_intake > max(self.workers, 1) and not force:
-                return  # _intake_done flushes again
             pending, self._pending = self._pending, []
-            for start in range(0, len(pending), POOL_CHUNK):
-                chunk = pending[start : start + POOL_CHUNK]
-                for rt, group in _by_channel(chunk).items():
-                    future = self._pool.submit(intake_batch, [p for _, p, _, _ in group], rt.options)
-                    self._in_intake += 1
-                    with self._order_lock:
-                        self._ordered.append((future, group))
-                    future.add_done_callback(self._intake_done)
+            if pending:
+                self._writer.put([_Job(rt, intake(p, rt.accept), d, a) for rt, p, d, a in pending])
 
-    def _intake_done(self, _future: concurrent.futures.Future) -> None:
-        """Hand finished batches to the writer in arrival order (messages for one patient stay in order)."""
-        with self._submit_lock:
-            self._in_intake -= 1
-            if self._pending and not self._flush_scheduled:
-                self._flush_scheduled = True
-                self._call_loop(self._flush)
-        with self._order_lock:
+    # -- conversion (writer thread, pool threads) ------------------------------------------
+
+    def convert(self, jobs: list[_Job]) -> None:
+        """Convert stored messages to FHIR in a worker; the writer gets them back in this order."""
+        with self._convert_lock:
+            self._to_convert.extend(jobs)
+            self._dispatch()
+
+    def _dispatch(self, force: bool = False) -> None:
+        """Hand waiting messages to the pool in batches (call with ``_convert_lock`` held).
+
+        While every worker is busy and one more batch waits, messages wait here and leave as one
+        batch when a worker is done: under load batches grow (a pool round trip costs about a
+        message's work); when idle, a message leaves at once. One batch more than workers: a
+        worker that finishes finds the next batch already queued.
+        """
+        if not self._to_convert or self._pool is None:
+            return
+        if self._in_pool > max(self.workers, 1) and not force:
+            return  # _converted dispatches again
+        waiting, self._to_convert = self._to_convert, []
+        for start in range(0, len(waiting), POOL_CHUNK):
+            chunk = waiting[start : start + POOL_CHUNK]
+            texts = [j.item.raw for j in chunk]
+            try:
+                future = self._pool.submit(convert_batch, texts)
+            except concurrent.futures.BrokenExecutor:  # a worker died: its batches were converted here
+                log.error("hl7 conversion workers restarted after one died")
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+                future = self._pool.submit(convert_batch, texts)
+            self._in_pool += 1
+            self._ordered.append((future, chunk))
+            future.add_done_callback(self._converted)
+
+    def _converted(self, _future: concurrent.futures.Future) -> None:
+        """Settle finished batches in arrival order and hand them to the writer."""
+        with self._convert_lock:
+            self._in_pool -= 1
+            self._dispatch()
+            ready: list[_Job] = []
             while self._ordered and self._ordered[0][0].done():
-                future, group = self._ordered.popleft()
+                future, jobs = self._ordered.popleft()
                 try:
-                    items = future.result()
-                except Exception as exc:  # a dead worker must not lose frames: do their intake here
-                    log.error("hl7 intake worker failed", error_type=type(exc).__name__)
-                    items = [intake(p, rt.options) for rt, p, _, _ in group]
-                self._writer.put([_Job(rt, item, d, a) for (rt, _, d, a), item in zip(group, items, strict=True)])
+                    results: list[Converted] = future.result()
+                except Exception as exc:  # a dead worker must not lose messages: convert them here
+                    log.error("hl7 conversion worker failed", error_type=type(exc).__name__)
+                    results = convert_batch([j.item.raw for j in jobs])
+                for job, result in zip(jobs, results, strict=True):
+                    settle(job.item, result)
+                ready.extend(jobs)
+            if ready:  # still under the lock: ``idle`` never finds them in neither place
+                self._writer.put_converted(ready)
+
+    def _drained(self) -> None:
+        callbacks, self._on_drained = self._on_drained, []
+        for callback in callbacks:
+            callback()
 
     # -- back to the event loop ------------------------------------------------------------
 
@@ -237,7 +302,7 @@ class Pipeline:
 
 
 def _start_worker() -> None:
-    """In each intake worker: import the converter now, then tune the collector like the listener."""
+    """In each conversion worker: import the converter now, then tune the collector like the listener."""
     from holovitals.tuning import tune_for_throughput
 
     from . import to_fhir  # noqa: F401
@@ -262,13 +327,6 @@ def _widen_pipes(pool: concurrent.futures.ProcessPoolExecutor) -> None:
             fcntl.fcntl(queue_._reader.fileno(), _F_SETPIPE_SZ, _PIPE_SIZE)
     except (ImportError, AttributeError, OSError):
         pass  # not Linux, another Python's pool internals, or a lower limit: the default pipes work
-
-
-def _by_channel(chunk: list) -> dict[ChannelRuntime, list]:
-    groups: dict[ChannelRuntime, list] = {}
-    for entry in chunk:
-        groups.setdefault(entry[0], []).append(entry)
-    return groups
 
 
 def _resolve(receipts: list[tuple[Done, Receipt]]) -> None:
@@ -306,6 +364,9 @@ class _Writer:
         self.pipeline = pipeline
         self._cond = threading.Condition()
         self._jobs: list[_Job] = []
+        self._converted: list[_Job] = []
+        self.finished = 0  # jobs done with: refused, stored as they are, or converted and stored
+        self.resumed = 0  # jobs a previous run left unfinished, taken up again
         self._updates: list[tuple[ChannelRuntime, StatusUpdate, AppAck | None]] = []
         self._backlog: deque[_Job] = deque()
         self._stopping = False
@@ -325,8 +386,8 @@ class _Writer:
     @property
     def idle(self) -> bool:
         with self._cond:
-            return (not self._jobs and not self._updates and not self._backlog and not self._busy
-                    and not self._recover and self._in_delivery == 0)  # fmt: skip
+            return (not self._jobs and not self._converted and not self._updates and not self._backlog
+                    and not self._busy and not self._recover and self._in_delivery == 0)  # fmt: skip
 
     def start(self) -> None:
         # Only what a previous run left: rows this run stores are already in the backlog.
@@ -348,8 +409,15 @@ class _Writer:
         self._delivery_thread.join(timeout)
 
     def put(self, jobs: list[_Job]) -> None:
+        """Accepted frames, to store and acknowledge."""
         with self._cond:
             self._jobs.extend(jobs)
+            self._cond.notify()
+
+    def put_converted(self, jobs: list[_Job]) -> None:
+        """Stored messages back from conversion, in arrival order, to upsert."""
+        with self._cond:
+            self._converted.extend(jobs)
             self._cond.notify()
 
     def _put_update(self, rt: ChannelRuntime, update: StatusUpdate, app_ack: AppAck | None) -> None:
@@ -362,9 +430,13 @@ class _Writer:
     def _run(self) -> None:
         while True:
             with self._cond:
-                if not (self._jobs or self._updates or self._backlog or self._recover or self._stopping):
+                resumable = self._recover and self.pipeline.unsettled < RESUME_BELOW
+                if not (self._jobs or self._converted or self._updates or self._backlog or resumable
+                        or self._stopping):  # fmt: skip
                     self._cond.wait(0.5)
                 jobs, self._jobs = self._jobs, []
+                self._backlog.extend(self._converted)
+                self._converted.clear()
                 updates, self._updates = self._updates, []
                 stopping = self._stopping
                 self._busy = True
@@ -377,8 +449,10 @@ class _Writer:
                     if self._backlog:
                         # Keep pace with intake: process at least as many as were just stored.
                         self._process(max(64, 2 * len(jobs)))
-                    elif self._recover:
+                    elif self._recover and self.pipeline.unsettled < RESUME_BELOW:
                         self._resume()
+                if self.pipeline._on_drained and self.pipeline.unsettled < RESUME_BELOW:
+                    self.pipeline._call_loop(self.pipeline._drained)
             except Exception as exc:  # never let the writer die: log, keep serving
                 log.error("hl7 writer error", error_type=type(exc).__name__)
             finally:
@@ -403,6 +477,7 @@ class _Writer:
         results = iter(ids)
         receipts: list[tuple[Done, Receipt]] = []
         app_acks: list[tuple[AppAck, str, str | None]] = []
+        received: list[_Job] = []
         for job in jobs:
             item, stats = job.item, job.rt.stats
             stats.received += 1
@@ -418,13 +493,25 @@ class _Writer:
                 else:
                     job.pk, duplicate_of = stored
                     receipt = Receipt(item.ack, job.pk, duplicate_of is not None)
-                    self._count_and_route(job, duplicate_of, app_acks)
+                    self._count_and_route(job, duplicate_of, app_acks, received)
             if job.done is not None:
                 receipts.append((job.done, receipt))
         if receipts:
             self.pipeline._call_loop(_resolve, receipts)
         if app_acks:
             self.pipeline._call_loop(_app_acks, app_acks)
+        self.finished += len(jobs) - len(received)
+        self._route(received)
+
+    def _route(self, received: list[_Job]) -> None:
+        """Stored messages to process: through conversion first when their channel converts."""
+        if not received:
+            return
+        convert = [j for j in received if j.rt.options.convert]
+        if len(convert) < len(received):
+            self._backlog.extend(j for j in received if not j.rt.options.convert)
+        if convert:
+            self.pipeline.convert(convert)
 
     def _commit_one(self, job: _Job) -> tuple[int, int | None] | None:
         try:
@@ -434,7 +521,7 @@ class _Writer:
             log.error("hl7 message could not be stored", channel=job.rt.name, error_type=type(exc).__name__)
             return None
 
-    def _count_and_route(self, job: _Job, duplicate_of: int | None, app_acks: list) -> None:
+    def _count_and_route(self, job: _Job, duplicate_of: int | None, app_acks: list, received: list) -> None:
         item, stats = job.item, job.rt.stats
         if duplicate_of is not None:
             stats.accepted += 1
@@ -449,7 +536,7 @@ class _Writer:
             return
         stats.accepted += 1
         if item.status == Status.RECEIVED:
-            self._backlog.append(job)
+            received.append(job)
             return
         if item.status == Status.FILTERED:
             stats.filtered += 1
@@ -463,9 +550,18 @@ class _Writer:
 
     def _process(self, limit: int) -> None:
         batch = [self._backlog.popleft() for _ in range(min(limit, len(self._backlog)))]
+        self.finished += len(batch)
         groups: dict[str, list[_Job]] = {}
+        failed: list[tuple[ChannelRuntime, StatusUpdate, AppAck | None]] = []
         for job in batch:
-            groups.setdefault(job.rt.name, []).append(job)
+            if job.item.status == Status.ERROR:  # conversion failed: stored for a reprocess, nothing to upsert
+                log.warning("hl7 message not converted", channel=job.rt.name, message_id=job.pk, reason=job.item.error)
+                app_ack = job.app_ack if job.item.app_ack else None
+                failed.append((job.rt, StatusUpdate(job.pk, Status.ERROR.value, job.item.error), app_ack))  # type: ignore[arg-type]
+            else:
+                groups.setdefault(job.rt.name, []).append(job)
+        if failed:
+            self._apply_updates(failed)
         for jobs in groups.values():
             try:
                 self._store_group(jobs[0].rt, jobs)
@@ -551,10 +647,12 @@ class _Writer:
             return
         self._recover[name] = (rows[-1].pk, upto)
         log.info("hl7 resuming unfinished messages", channel=name, messages=len(rows))
+        received = []
         for row in rows:
-            item = intake(row.raw.encode("utf-8"), rt.options)
-            job = _Job(rt, item, pk=row.pk)
+            item = intake(row.raw.encode("utf-8"), rt.accept)
             if item.status == Status.RECEIVED:
-                self._backlog.append(job)
+                received.append(_Job(rt, item, pk=row.pk))
             else:
                 self._put_update(rt, StatusUpdate(row.pk, item.status, item.error), None)
+        self.resumed += len(received)
+        self._route(received)

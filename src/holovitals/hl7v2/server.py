@@ -68,11 +68,14 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.rt = server.rt
         self.reader = FrameReader(server.max_frame_size)
+        self.received: deque = deque()  # what the reader returned, not acted on yet (held while congested)
         self.slots: deque[_Slot] = deque()
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.closing = False
-        self.paused = False
+        self.paused = False  # too many of this connection's frames wait for the store
+        self.held = False  # the pipeline is congested: frames wait here until conversion catches up
+        self.reading = True
         self.flush_scheduled = False
         self.last_seen = 0.0
         self.idle_timer: asyncio.TimerHandle | None = None
@@ -96,7 +99,25 @@ class _Connection(asyncio.Protocol):
         if self.closing:
             return
         self.last_seen = self.server.loop.time()
-        for event in self.reader.feed(data):
+        self.received.extend(self.reader.feed(data))
+        if not self.held:
+            self._take()
+
+    def _take(self) -> None:
+        """Act on what was received, unless acknowledged messages pile up faster than they are converted.
+
+        Then the rest waits here and the connection is not read (the sender's TCP window fills up)
+        until the pipeline has caught up: every frame taken is acknowledged once stored, and memory
+        stays bounded however fast senders send.
+        """
+        received, pipeline = self.received, self.server.pipeline
+        while received and not self.closing:
+            if pipeline.congested:
+                self.held = True
+                self._set_reading()
+                pipeline.when_drained(self._drained)
+                return
+            event = received.popleft()
             if isinstance(event, Frame):
                 self._frame(event.payload)
             elif isinstance(event, Junk):
@@ -104,11 +125,29 @@ class _Connection(asyncio.Protocol):
                 log.warning("mllp bytes outside a frame discarded", channel=self.rt.name, peer=self.peer,
                             size=event.size)  # fmt: skip
             else:
+                received.clear()
                 self._oversized(event)
                 return
         if len(self.slots) > MAX_IN_FLIGHT and not self.paused:
             self.paused = True
-            self.transport.pause_reading()  # type: ignore[union-attr]
+            self._set_reading()
+
+    def _drained(self) -> None:
+        if self.held:
+            self.held = False
+            self._take()
+            self._set_reading()
+
+    def _set_reading(self) -> None:
+        """Read while neither this connection's unacknowledged frames nor the pipeline's backlog are too many."""
+        transport, reading = self.transport, not (self.paused or self.held)
+        if transport is None or transport.is_closing() or reading == self.reading:
+            return
+        self.reading = reading
+        if reading:
+            transport.resume_reading()
+        else:
+            transport.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.reader.mid_frame and not self.closing:
@@ -187,9 +226,9 @@ class _Connection(asyncio.Protocol):
                 transport.close()
         if acks and transport is not None and not transport.is_closing():
             transport.write(b"".join(acks))
-        if self.paused and len(slots) < MAX_IN_FLIGHT // 2 and transport is not None and not transport.is_closing():
+        if self.paused and len(slots) < MAX_IN_FLIGHT // 2:
             self.paused = False
-            transport.resume_reading()
+            self._set_reading()
 
     def _idle_check(self) -> None:
         loop = self.server.loop
