@@ -255,17 +255,25 @@ class Pipeline:
         waiting, self._to_convert = self._to_convert, []
         for start in range(0, len(waiting), POOL_CHUNK):
             chunk = waiting[start : start + POOL_CHUNK]
-            texts = [j.item.raw for j in chunk]
-            try:
-                future = self._pool.submit(convert_batch, texts)
-            except concurrent.futures.BrokenExecutor:  # a worker died: its batches were converted here
-                log.error("hl7 conversion workers restarted after one died")
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = self._new_pool()
-                future = self._pool.submit(convert_batch, texts)
+            future = self._submit([j.item.raw for j in chunk])
             self._in_pool += 1
             self._ordered.append((future, chunk))
             future.add_done_callback(self._converted)
+
+    def _submit(self, texts: list[str]) -> concurrent.futures.Future:
+        try:
+            try:
+                return self._pool.submit(convert_batch, texts)  # type: ignore[union-attr]
+            except concurrent.futures.BrokenExecutor:  # a worker died (its batches were converted here)
+                log.error("hl7 conversion workers restarted after one died")
+                self._pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
+                self._pool = self._new_pool()
+                return self._pool.submit(convert_batch, texts)
+        except Exception as exc:  # no pool at all (stopped, or workers cannot start): slower, but nothing is lost
+            log.error("hl7 conversion workers unavailable; converting in the listener", error_type=type(exc).__name__)
+            future: concurrent.futures.Future = concurrent.futures.Future()
+            future.set_result(convert_batch(texts))
+            return future
 
     def _converted(self, _future: concurrent.futures.Future) -> None:
         """Settle finished batches in arrival order and hand them to the writer."""
