@@ -210,8 +210,10 @@ def test_a_conversion_worker_killed_mid_stream_loses_no_message(ctx, listen, mon
         assert bg.wait_idle(60)
     assert {a.code for a in first + rest} == {"AA"}
     events = {e["event"] for e in logs}
-    assert "hl7 conversion workers restarted after one died" in events
-    assert ("hl7 conversion workers unavailable; converting in the listener" in events) == (restart != "restarts")
+    assert "hl7 conversion workers failed; starting new ones" in events
+    assert ("hl7 conversion workers cannot start; converting in the listener" in events) == (restart != "restarts")
+    kind = "ProcessPoolExecutor" if restart == "restarts" else "ThreadPoolExecutor"
+    assert type(bg.pipeline._pool).__name__ == kind  # the listener goes on converting, in processes if it can
     stored = rows(ctx)
     assert [r.control_id for r in stored] == [f"K{i:03d}" for i in range(300)]
     assert {r.status for r in stored} == {"TRANSFORMED"}
@@ -344,8 +346,9 @@ def test_a_lenient_channel_accepts_what_strict_validation_refuses_and_records_th
         (b"hello, this is not HL7", "does not start with an MSH segment"),
         (b"PID|1||123\rPV1|1|I\r", "does not start with an MSH segment"),
         (b"MSHA^~\\&A" + adt()[9:].encode(), "field separator"),
+        (b"MSH\rPID|1||123\r", "truncated before the field separator"),
     ],
-    ids=["garbage", "missing-msh", "wrong-field-separator"],
+    ids=["garbage", "missing-msh", "wrong-field-separator", "bare-msh"],
 )
 def test_unreadable_text_gets_ar_is_stored_as_error_and_the_listener_keeps_serving(ctx, listen, payload, reason):
     bg = listen()
@@ -356,6 +359,28 @@ def test_unreadable_text_gets_ar_is_stored_as_error_and_the_listener_keeps_servi
     assert row.status == "ERROR" and reason in row.error
     with MllpClient("127.0.0.1", bg.port) as client:
         assert client.send(adt("AFTER")).code == "AA"
+
+
+@SQLITE_ONLY
+def test_a_frame_the_reader_trips_on_gets_ar_and_the_frames_around_it_go_on(ctx, listen, monkeypatch):
+    # A reader bug (simulated: no real input is known to trip it) must cost only its own frame.
+    from holovitals.hl7v2 import intake as intake_module
+
+    read = intake_module._intake
+
+    def buggy(payload: bytes, options):
+        if b"TRIP" in payload:
+            raise IndexError("a reader bug")
+        return read(payload, options)
+
+    monkeypatch.setattr(intake_module, "_intake", buggy)
+    bg = listen()
+    frames, closed = raw_exchange(bg.port, b"".join(encode(adt(c, "P1")) for c in ("OK1", "TRIP", "OK2")), expect=3)
+    assert [(a.code, a.control_id) for a in map(parse_ack, frames)] == [("AA", "OK1"), ("AR", "TRIP"), ("AA", "OK2")]
+    assert "internal error: IndexError" in parse_ack(frames[1]).text and not closed
+    assert bg.wait_idle()
+    stored = [(r.control_id, r.status) for r in rows(ctx)]
+    assert stored == [("OK1", "TRANSFORMED"), ("TRIP", "ERROR"), ("OK2", "TRANSFORMED")]
 
 
 @SQLITE_ONLY

@@ -74,7 +74,17 @@ def intake(payload: bytes, options: IntakeOptions) -> Intake:
 
     The listener runs it twice over: without conversion before the ACK (``options.convert`` off),
     then ``convert_batch`` and ``settle`` once the message is stored; a reprocess runs it whole.
+    It never raises: a frame our reader trips on is stored as ERROR and answered AR, like any
+    other unreadable frame, and the frames received with it go on as usual.
     """
+    try:
+        return _intake(payload, options)
+    except Exception as exc:
+        log.error("hl7 intake crashed", error_type=type(exc).__name__)
+        return _crashed(payload, exc)
+
+
+def _intake(payload: bytes, options: IntakeOptions) -> Intake:
     if b"\x00" in payload:
         reason = "frame holds NUL bytes: binary data, not HL7 text"
         return Intake(raw="", status=ERROR, error=reason, storable=False, log_reason=reason)
@@ -244,6 +254,16 @@ def _unparsable(text: str, error: HL7ParseError) -> Intake:
         ack_code="AR",
         log_reason=f"unparsable: {error.reason}",
     )
+
+
+def _crashed(payload: bytes, exc: Exception) -> Intake:
+    reason = f"message could not be read (internal error: {type(exc).__name__})"
+    try:
+        item = _unparsable(payload.decode("latin-1"), HL7ParseError(reason, code=207))
+    except Exception:  # not even a reject can be built: close the connection, as for binary data
+        return Intake(raw="", status=ERROR, error=reason, storable=False, log_reason=reason)
+    item.error, item.log_reason = reason, reason
+    return item
 
 
 _UTF8 = {"utf-8"}

@@ -715,6 +715,8 @@ def _declared_charset(data: bytes) -> str:
     if not data.startswith(b"MSH") or len(data) < 4:
         return ""
     first = re.split(rb"[\r\n]", data, maxsplit=1)[0].decode("latin-1")
+    if len(first) < 4:  # "MSH" alone on its line: no field separator, so no MSH-18
+        return ""
     fields = first.split(first[3])
     if len(fields) < 18:
         return ""

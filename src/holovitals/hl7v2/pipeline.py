@@ -138,6 +138,8 @@ class Pipeline:
         self._ordered: deque[tuple[concurrent.futures.Future, list[_Job]]] = deque()
         self._convert_lock = threading.RLock()  # RLock: a future done at once runs its callback inside _dispatch
         self._in_pool = 0  # batches handed to the pool and not finished yet
+        self._restarting = False  # a new pool is starting, off the writer thread: batches wait for it
+        self._stopped = False
         self._on_drained: list[Callable[[], Any]] = []  # connections paused while conversion catches up
         self._taken = 0  # frames submitted (written on the loop only; see ``unsettled``)
         self._writer = _Writer(self, deliver_attempts)
@@ -178,6 +180,8 @@ class Pipeline:
                 self._dispatch(force=True)  # nothing more arrives: no batch is worth waiting for
             time.sleep(0.01)
         self._writer.stop(max(deadline - time.monotonic(), 1.0))
+        with self._convert_lock:
+            self._stopped = True  # what is still unconverted stays stored; the next start resumes it
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
         self._checkpointer.stop()
@@ -185,9 +189,11 @@ class Pipeline:
     @property
     def idle(self) -> bool:
         """Nothing received is still waiting to be stored, converted, processed or delivered."""
-        with self._convert_lock:  # a finished batch leaves ``_ordered`` and reaches the writer under it
-            converting = bool(self._to_convert or self._ordered)
-        return not self._pending and not converting and self._writer.idle
+        # Under the lock, the writer cannot be between its commit and handing the messages over
+        # (``convert`` takes it), nor a finished batch between ``_ordered`` and the writer.
+        with self._convert_lock:
+            return (not self._pending and not self._to_convert and not self._ordered and not self._restarting
+                    and self._writer.idle)  # fmt: skip
 
     @property
     def unsettled(self) -> int:
@@ -228,9 +234,11 @@ class Pipeline:
         """
         with self._accept_lock:
             self._flush_scheduled = False
-            pending, self._pending = self._pending, []
-            if pending:
-                self._writer.put([_Job(rt, intake(p, rt.accept), d, a) for rt, p, d, a in pending])
+            pending = self._pending
+            count = len(pending)  # frames stay in _pending (so the pipeline is not idle) until the writer has them
+            if count:
+                self._writer.put([_Job(rt, intake(p, rt.accept), d, a) for rt, p, d, a in pending[:count]])
+                del pending[:count]
 
     # -- conversion (writer thread, pool threads) ------------------------------------------
 
@@ -248,32 +256,43 @@ class Pipeline:
         message's work); when idle, a message leaves at once. One batch more than workers: a
         worker that finishes finds the next batch already queued.
         """
-        if not self._to_convert or self._pool is None:
+        if not self._to_convert or self._pool is None or self._restarting or self._stopped:
             return
         if self._in_pool > max(self.workers, 1) and not force:
             return  # _converted dispatches again
         waiting, self._to_convert = self._to_convert, []
         for start in range(0, len(waiting), POOL_CHUNK):
             chunk = waiting[start : start + POOL_CHUNK]
-            future = self._submit([j.item.raw for j in chunk])
+            try:
+                future = self._pool.submit(convert_batch, [j.item.raw for j in chunk])
+            except Exception as exc:  # a worker died (BrokenProcessPool): its batches are converted here
+                self._to_convert[:0] = waiting[start:]  # back in front, in order, for the new pool
+                self._restart(exc)
+                return
             self._in_pool += 1
             self._ordered.append((future, chunk))
             future.add_done_callback(self._converted)
 
-    def _submit(self, texts: list[str]) -> concurrent.futures.Future:
+    def _restart(self, exc: Exception) -> None:
+        """Start a new pool on a thread of its own: spawning workers takes a second, and the writer
+        (which commits and so acknowledges) must not wait for it."""
+        log.error("hl7 conversion workers failed; starting new ones", error_type=type(exc).__name__)
+        self._restarting = True
+        threading.Thread(target=self._replace_pool, name="hl7-pool-restart", daemon=True).start()
+
+    def _replace_pool(self) -> None:
         try:
-            try:
-                return self._pool.submit(convert_batch, texts)  # type: ignore[union-attr]
-            except concurrent.futures.BrokenExecutor:  # a worker died (its batches were converted here)
-                log.error("hl7 conversion workers restarted after one died")
-                self._pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
-                self._pool = self._new_pool()
-                return self._pool.submit(convert_batch, texts)
-        except Exception as exc:  # no pool at all (stopped, or workers cannot start): slower, but nothing is lost
-            log.error("hl7 conversion workers unavailable; converting in the listener", error_type=type(exc).__name__)
-            future: concurrent.futures.Future = concurrent.futures.Future()
-            future.set_result(convert_batch(texts))
-            return future
+            pool = self._new_pool()
+        except Exception as exc:  # e.g. no process can be started: convert in the listener, slower but sure
+            log.error("hl7 conversion workers cannot start; converting in the listener", error_type=type(exc).__name__)
+            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hl7-intake")
+        with self._convert_lock:
+            old, self._pool, self._restarting = self._pool, pool, False
+            if self._stopped:
+                pool.shutdown(cancel_futures=True)
+            else:
+                self._dispatch()
+        old.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
 
     def _converted(self, _future: concurrent.futures.Future) -> None:
         """Settle finished batches in arrival order and hand them to the writer."""

@@ -110,8 +110,8 @@ class _Connection(asyncio.Protocol):
         until the pipeline has caught up: every frame taken is acknowledged once stored, and memory
         stays bounded however fast senders send.
         """
-        received, pipeline = self.received, self.server.pipeline
-        while received and not self.closing:
+        received, pipeline, transport = self.received, self.server.pipeline, self.transport
+        while received and not self.closing and transport is not None and not transport.is_closing():
             if pipeline.congested:
                 self.held = True
                 self._set_reading()
