@@ -55,7 +55,7 @@ class Filter(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class FilterRule:
-    """A filter in plain tuples: cheap to pickle to intake worker processes and to evaluate."""
+    """A filter in plain tuples: cheap to evaluate for every frame."""
 
     message_types: tuple[str, ...] = ()
     sending_facilities: tuple[str, ...] = ()

@@ -34,7 +34,7 @@ ERROR = "ERROR"
 
 @dataclass(frozen=True, slots=True)
 class IntakeOptions:
-    """The part of a channel intake needs (plain data, cheap to send to a worker process)."""
+    """The part of a channel intake needs (plain data)."""
 
     channel: str = "default"
     strict: bool = True
@@ -157,7 +157,7 @@ def incoming_resources(resources: list[dict[str, Any]]) -> list[IncomingResource
     Every resource of one message has the same meta.lastUpdated: parsing it once instead of per
     resource, and skipping the checks the converter's output always passes, took this from 64 to
     52 us for a typical ADT^A01 (11 resources). The resources also share that one datetime object,
-    so pickling them back from an intake worker writes it once (60 -> 33 us a message). Anything
+    so pickling them back from a conversion worker writes it once (60 -> 33 us a message). Anything
     unusual goes through ``from_dict``.
     """
     out: list[IncomingResource] = []

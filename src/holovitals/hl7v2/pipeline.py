@@ -8,7 +8,7 @@ previous commit ran go into the next transaction, then all their ACKs are releas
 load a commit carries dozens of messages; when idle, a lone message is committed at once.
 
 Conversion to FHIR, ten times the work of accepting, comes after the ACK: stored messages go to
-worker processes (or one intake thread) in batches, come back in arrival order (messages for one
+worker processes (or one conversion thread) in batches, come back in arrival order (messages for one
 patient stay in order), and the writer upserts the resources of a whole group in one statement
 and records their status. A sender therefore waits for a commit, not for conversion; if conversion
 falls behind, connections stop being read until it catches up, so memory stays bounded (what was
@@ -167,9 +167,7 @@ class Pipeline:
             for f in [pool.submit(convert_batch, []) for _ in range(self.workers)]:
                 f.result()  # import everything now, not on the first message
             return pool
-        # One intake thread: conversion is CPU work, and running it on the event loop would stall
-        # every connection's reads and ACKs for the length of a batch.
-        return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hl7-intake")
+        return _conversion_thread()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish what was received (stored, acknowledged, converted, processed), then stop the threads."""
@@ -285,7 +283,7 @@ class Pipeline:
             pool = self._new_pool()
         except Exception as exc:  # e.g. no process can be started: convert in the listener, slower but sure
             log.error("hl7 conversion workers cannot start; converting in the listener", error_type=type(exc).__name__)
-            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hl7-intake")
+            pool = _conversion_thread()
         with self._convert_lock:
             old, self._pool, self._restarting = self._pool, pool, False
             if self._stopped:
@@ -326,6 +324,12 @@ class Pipeline:
             # RuntimeError: the loop closed while we were committing; its connections are gone.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(callback, *args)
+
+
+def _conversion_thread() -> concurrent.futures.Executor:
+    # One thread: conversion is CPU work, and running it on the event loop would stall every
+    # connection's reads and ACKs for the length of a batch.
+    return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hl7-convert")
 
 
 def _start_worker() -> None:
@@ -532,11 +536,9 @@ class _Writer:
 
     def _route(self, received: list[_Job]) -> None:
         """Stored messages to process: through conversion first when their channel converts."""
-        if not received:
-            return
-        convert = [j for j in received if j.rt.options.convert]
-        if len(convert) < len(received):
-            self._backlog.extend(j for j in received if not j.rt.options.convert)
+        convert: list[_Job] = []
+        for job in received:
+            (convert if job.rt.options.convert else self._backlog).append(job)
         if convert:
             self.pipeline.convert(convert)
 
